@@ -1,0 +1,17 @@
+package io.reelay.protocol;
+
+/** What a running request is doing right now. */
+public enum Phase {
+  QUEUED,
+  AUTHENTICATING,
+  SESSION,
+  GENERATING,
+  EDITING,
+  UPLOADING,
+  CREDITS,
+  STATE,
+  EXPORTING,
+  RENDERING,
+  DOWNLOADING,
+  DONE
+}

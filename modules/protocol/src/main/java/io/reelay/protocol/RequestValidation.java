@@ -1,0 +1,54 @@
+package io.reelay.protocol;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Checks a parsed {@link Request} before any work starts. Every problem is phrased so that the
+ * person who sent the request knows what to change.
+ */
+public final class RequestValidation {
+
+  /** Ids name Kafka records, render jobs and URLs: keep them printable and bounded. */
+  private static final Pattern ID = Pattern.compile("[A-Za-z0-9._:@\\-]{1,128}");
+
+  public static final int MAX_TEXT_CHARS = 8_000;
+
+  private RequestValidation() {}
+
+  /** @return the problems found; empty when the request can run */
+  public static List<String> problems(Request r) {
+    List<String> p = new ArrayList<>();
+    if (r.v() != Request.VERSION) {
+      p.add("unsupported message version v=" + r.v() + "; this worker reads v=" + Request.VERSION);
+    }
+    if (r.requestId() == null || r.requestId().isBlank()) {
+      p.add("requestId is required");
+    } else if (!ID.matcher(r.requestId()).matches()) {
+      p.add("requestId must be 1-128 characters of A-Z a-z 0-9 . _ : @ -");
+    }
+    if (r.sessionKey() == null || r.sessionKey().isBlank()) {
+      p.add("sessionKey is required");
+    } else if (!ID.matcher(r.sessionKey()).matches()) {
+      p.add("sessionKey must be 1-128 characters of A-Z a-z 0-9 . _ : @ -");
+    }
+    if (r.text() != null && r.text().length() > MAX_TEXT_CHARS) {
+      p.add("text is longer than " + MAX_TEXT_CHARS + " characters");
+    }
+    Action a = r.effectiveAction();
+    if (a.usesStream() && (r.text() == null || r.text().isBlank())) {
+      p.add("text is required for " + a.wire() + ": say what the video should show");
+    }
+    if (a == Action.CANCEL && (r.cancels() == null || r.cancels().isBlank())) {
+      p.add("cancels is required for cancel: the requestId to stop");
+    }
+    if (a == Action.UPLOAD) {
+      Request.Upload u = r.upload();
+      if (u == null || ((u.url() == null || u.url().isBlank()) && (u.path() == null || u.path().isBlank()))) {
+        p.add("upload needs upload.url or upload.path");
+      }
+    }
+    return p;
+  }
+}

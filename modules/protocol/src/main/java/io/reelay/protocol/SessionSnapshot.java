@@ -1,0 +1,32 @@
+package io.reelay.protocol;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The durable state of one session on the compacted {@code reelay.sessions} topic, keyed by
+ * {@code sessionKey}. The token is only ever stored encrypted.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record SessionSnapshot(
+    int v,
+    String sessionKey,
+    String tenant,
+    String clientId,
+    String userId,
+    String backendSessionId,
+    String taskId,
+    String encryptedToken,
+    Instant tokenExpiresAt,
+    InFlight inFlight,
+    List<String> recentRequestIds,
+    Instant updatedAt) {
+
+  public static final int VERSION = 1;
+
+  /** The request a session is working on, with enough to resume it without paying twice. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record InFlight(
+      String requestId, Phase phase, String renderId, String stateFingerprint, long nextSeq) {}
+}

@@ -1,0 +1,80 @@
+package io.reelay.worker;
+
+import io.reelay.protocol.Event;
+import io.reelay.protocol.Json;
+import io.reelay.protocol.Topics;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The worker's one shared (idempotent) producer: status events, terminal events on {@code
+ * completions}, dead letters. Records of one key keep their order.
+ */
+public final class EventPublisher implements AutoCloseable {
+
+  private final KafkaProducer<String, byte[]> producer;
+  private final Topics topics;
+
+  public EventPublisher(String bootstrap, Topics topics, Map<String, String> overrides) {
+    Map<String, Object> p = new HashMap<>(overrides);
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.putIfAbsent(ProducerConfig.CLIENT_ID_CONFIG, "reelay-worker-producer");
+    this.producer = new KafkaProducer<>(p);
+    this.topics = topics;
+  }
+
+  /** Publishes a status event; a terminal one also goes to {@code completions}. */
+  public CompletionStage<Void> publish(Event e) {
+    byte[] json = Json.bytes(e);
+    CompletionStage<Void> sent = send(new ProducerRecord<>(topics.events(), e.requestId(), json));
+    if (e.isTerminal()) {
+      CompletionStage<Void> completion = send(new ProducerRecord<>(topics.completions(), e.requestId(), json));
+      return sent.thenCombine(completion, (a, b) -> null);
+    }
+    return sent;
+  }
+
+  /** The original bytes, unchanged, with the reason and where they came from in headers. */
+  public CompletionStage<Void> deadLetter(ConsumerRecord<String, byte[]> rec, String reason) {
+    ProducerRecord<String, byte[]> r = new ProducerRecord<>(topics.dlq(), rec.key(), rec.value());
+    r.headers()
+        .add("reelay.reason", reason.getBytes(StandardCharsets.UTF_8))
+        .add("reelay.source.topic", rec.topic().getBytes(StandardCharsets.UTF_8))
+        .add("reelay.source.partition", Integer.toString(rec.partition()).getBytes(StandardCharsets.UTF_8))
+        .add("reelay.source.offset", Long.toString(rec.offset()).getBytes(StandardCharsets.UTF_8))
+        .add("reelay.at", Instant.now().toString().getBytes(StandardCharsets.UTF_8));
+    return send(r);
+  }
+
+  private CompletionStage<Void> send(ProducerRecord<String, byte[]> r) {
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    producer.send(
+        r,
+        (meta, err) -> {
+          if (err != null) {
+            f.completeExceptionally(err);
+          } else {
+            f.complete(null);
+          }
+        });
+    return f;
+  }
+
+  @Override
+  public void close() {
+    producer.close(java.time.Duration.ofSeconds(5));
+  }
+}

@@ -1,0 +1,635 @@
+package io.reelay.worker;
+
+import io.reelay.nemo.AgentEvent;
+import io.reelay.nemo.Answers.AnonymousToken;
+import io.reelay.nemo.Answers.BackendSession;
+import io.reelay.nemo.Answers.Credits;
+import io.reelay.nemo.Answers.RenderJob;
+import io.reelay.nemo.Answers.SessionState;
+import io.reelay.nemo.NemoClient;
+import io.reelay.nemo.TimelineSummary;
+import io.reelay.nemo.Token;
+import io.reelay.protocol.Action;
+import io.reelay.protocol.Event;
+import io.reelay.protocol.Event.ErrorInfo;
+import io.reelay.protocol.Event.Result;
+import io.reelay.protocol.Phase;
+import io.reelay.protocol.Request;
+import io.reelay.protocol.RequestState;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.slf4j.MDC;
+
+/**
+ * One backend video session, driven unattended: identity (client id, token, backend session), then
+ * each request of the session in order, one at a time, every step published as an {@link Event}.
+ *
+ * <p>Async results come back as messages tagged with the job they belong to, so an answer that
+ * arrives after a cancel or a deadline is recognised and dropped.
+ */
+public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
+
+  public sealed interface Command {}
+
+  /** Run this request (after those already queued); {@code replyTo} hears once it is finished. */
+  public record Handle(Request request, ActorRef<Done> replyTo) implements Command {}
+
+  private record TokenReady(long job, AnonymousToken token) implements Command {}
+
+  private record SessionReady(long job, BackendSession session) implements Command {}
+
+  private record Agent(long job, AgentEvent event) implements Command {}
+
+  private record StreamEnded(long job, Throwable failure) implements Command {}
+
+  private record StateReady(long job, SessionState state) implements Command {}
+
+  private record CreditsReady(long job, Credits credits) implements Command {}
+
+  private record RenderUpdate(long job, RenderJob render) implements Command {}
+
+  private record CallFailed(long job, Throwable failure) implements Command {}
+
+  private record TimerFired(long job, TimerKind kind) implements Command {}
+
+  private enum TimerKind {
+    RETRY,
+    POLL,
+    STILL_WORKING,
+    DEADLINE
+  }
+
+  private static final String TEMPORARY_ISSUE = "encountered a temporary issue";
+
+  public static Behavior<Command> create(
+      String sessionKey, String tenant, WorkerSettings settings, NemoClient client, EventPublisher events) {
+    return Behaviors.setup(
+        ctx -> Behaviors.withTimers(t -> new SessionActor(ctx, t, sessionKey, tenant, settings, client, events)));
+  }
+
+  private final TimerScheduler<Command> timers;
+  private final String sessionKey;
+  private final String tenant;
+  private final WorkerSettings settings;
+  private final NemoClient client;
+  private final EventPublisher events;
+
+  // identity, kept across requests
+  private final String clientId;
+  private Token token;
+  private Instant tokenExpiresAt;
+  private String userId;
+  private String backendSessionId;
+
+  // work
+  private final Deque<Handle> queue = new ArrayDeque<>();
+  private Job job;
+  private long jobCounter;
+
+  /** The request in progress and everything needed to continue it. */
+  private final class Job {
+    final long id = ++jobCounter;
+    final Request request;
+    final Action action;
+    final ActorRef<Done> replyTo;
+    long seq;
+    Phase phase = Phase.QUEUED;
+    Runnable step;
+    int attempts;
+    boolean renewedToken;
+    boolean renewedSession;
+    Instant lastPublished = Instant.now();
+    // streaming
+    UniqueKillSwitch stream;
+    boolean sawText;
+    // rendering
+    String renderId;
+    int renderSubmits;
+    Duration pollDelay;
+    Instant renderStarted;
+    Integer lastProgress;
+
+    Job(Handle h, long firstSeq) {
+      this.request = h.request();
+      this.action = h.request().effectiveAction();
+      this.replyTo = h.replyTo();
+      this.seq = firstSeq;
+    }
+  }
+
+  private SessionActor(
+      ActorContext<Command> ctx,
+      TimerScheduler<Command> timers,
+      String sessionKey,
+      String tenant,
+      WorkerSettings settings,
+      NemoClient client,
+      EventPublisher events) {
+    super(ctx);
+    this.timers = timers;
+    this.sessionKey = sessionKey;
+    this.tenant = tenant;
+    this.settings = settings;
+    this.client = client;
+    this.events = events;
+    this.clientId = clientIdFor(settings.clientIdPrefix(), tenant, sessionKey);
+    client.settings().fixedToken().ifPresent(t -> this.token = t);
+  }
+
+  /** A stable client id per (tenant, session): the backend gives the same client id its token back. */
+  static String clientIdFor(String prefix, String tenant, String sessionKey) {
+    UUID u = UUID.nameUUIDFromBytes((tenant + "\u0000" + sessionKey).getBytes(StandardCharsets.UTF_8));
+    return prefix + "-" + u;
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Handle.class, this::onHandle)
+        .onMessage(TokenReady.class, this::onTokenReady)
+        .onMessage(SessionReady.class, this::onSessionReady)
+        .onMessage(Agent.class, this::onAgent)
+        .onMessage(StreamEnded.class, this::onStreamEnded)
+        .onMessage(StateReady.class, this::onStateReady)
+        .onMessage(CreditsReady.class, this::onCreditsReady)
+        .onMessage(RenderUpdate.class, this::onRenderUpdate)
+        .onMessage(CallFailed.class, this::onCallFailed)
+        .onMessage(TimerFired.class, this::onTimer)
+        .build();
+  }
+
+  // ------------------------------------------------------------------ requests in, one at a time
+
+  private Behavior<Command> onHandle(Handle h) {
+    if (h.request().effectiveAction() == Action.CANCEL) {
+      return onCancel(h);
+    }
+    int ahead = queue.size() + (job == null ? 0 : 1);
+    publish(h.request(), 1, RequestState.QUEUED, Phase.QUEUED,
+        ahead == 0 ? "Accepted" : "Queued behind " + ahead + " request(s) of this session", null, null, null);
+    queue.add(h);
+    if (job == null) {
+      startNext();
+    }
+    return this;
+  }
+
+  private void startNext() {
+    Handle next = queue.poll();
+    if (next == null) {
+      return;
+    }
+    job = new Job(next, 2); // seq 1 was the QUEUED event
+    timers.startSingleTimer(key(TimerKind.DEADLINE), new TimerFired(job.id, TimerKind.DEADLINE), settings.requestDeadline());
+    emit(RequestState.RUNNING, Phase.AUTHENTICATING, "Started: " + describe(job), null);
+    advance();
+  }
+
+  /** Runs whatever the current request needs next: identity first, then its action. */
+  private void advance() {
+    if (token == null || expiresSoon()) {
+      run(Phase.AUTHENTICATING, this::fetchToken);
+    } else if (backendSessionId == null && needsSession(job.action)) {
+      run(Phase.SESSION, this::createSession);
+    } else {
+      switch (job.action) {
+        case GENERATE, EDIT -> run(job.action == Action.EDIT ? Phase.EDITING : Phase.GENERATING, this::openStream);
+        case EXPORT -> run(Phase.EXPORTING, this::fetchState);
+        case STATE -> run(Phase.STATE, this::fetchState);
+        case CREDITS -> run(Phase.CREDITS, this::fetchCredits);
+        case UPLOAD -> finish(RequestState.REJECTED, "Uploads are not supported by this worker yet", null,
+            new ErrorInfo("UNSUPPORTED", "upload is not implemented yet", false, "Send the media as a URL in a later version"));
+        case CANCEL -> throw new IllegalStateException("cancel is never queued");
+      }
+    }
+  }
+
+  private static boolean needsSession(Action a) {
+    return a != Action.CREDITS;
+  }
+
+  private boolean expiresSoon() {
+    return tokenExpiresAt != null && Instant.now().plus(Duration.ofMinutes(10)).isAfter(tokenExpiresAt);
+  }
+
+  /** Makes {@code step} the current step (so a retry repeats it) and runs it. */
+  private void run(Phase phase, Runnable step) {
+    job.phase = phase;
+    job.step = step;
+    step.run();
+  }
+
+  // ------------------------------------------------------------------ identity
+
+  private void fetchToken() {
+    long id = job.id;
+    pipe(client.anonymousToken(clientId), t -> new TokenReady(id, t), id);
+  }
+
+  private Behavior<Command> onTokenReady(TokenReady m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    token = m.token().token();
+    tokenExpiresAt = m.token().expiresAt();
+    userId = m.token().userId();
+    job.attempts = 0;
+    advance();
+    return this;
+  }
+
+  private void createSession() {
+    long id = job.id;
+    emit(RequestState.RUNNING, Phase.SESSION, "Opening a backend session", null);
+    pipe(client.createSession(token, language(job.request)), s -> new SessionReady(id, s), id);
+  }
+
+  private Behavior<Command> onSessionReady(SessionReady m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    backendSessionId = m.session().sessionId();
+    job.attempts = 0;
+    advance();
+    return this;
+  }
+
+  // ------------------------------------------------------------------ generate / edit over SSE
+
+  private void openStream() {
+    long id = job.id;
+    emit(RequestState.RUNNING, job.phase,
+        job.action == Action.EDIT ? "Sending the edit to the agent" : "Asking the agent to generate the video", null);
+    Pair<UniqueKillSwitch, CompletionStage<Done>> running =
+        client.runSse(token, backendSessionId, job.request.text())
+            .viaMat(KillSwitches.single(), Keep.right())
+            .toMat(Sink.foreach(e -> getContext().getSelf().tell(new Agent(id, e))), Keep.both())
+            .run(getContext().getSystem());
+    job.stream = running.first();
+    getContext().pipeToSelf(running.second(), (ok, err) -> new StreamEnded(id, err));
+    Duration every = settings.stillWorkingInterval();
+    timers.startTimerWithFixedDelay(key(TimerKind.STILL_WORKING), new TimerFired(id, TimerKind.STILL_WORKING), every);
+  }
+
+  private Behavior<Command> onAgent(Agent m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    if (m.event() instanceof AgentEvent.Text t && !t.partial()) {
+      String text = t.text().strip();
+      if (job.sawText && text.toLowerCase(Locale.ROOT).contains(TEMPORARY_ISSUE)) {
+        return this; // a trailing "temporary issue" after normal replies means nothing (the seed)
+      }
+      job.sawText = true;
+      emit(RequestState.RUNNING, job.phase, text, null);
+    }
+    // tool calls and results stay internal; heartbeats only keep the stall detector happy
+    return this;
+  }
+
+  private Behavior<Command> onStreamEnded(StreamEnded m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    timers.cancel(key(TimerKind.STILL_WORKING));
+    job.stream = null;
+    if (m.failure() != null) {
+      // never re-send a generation: that would run (and charge) it twice
+      fail(m.failure());
+      return this;
+    }
+    run(job.phase, this::fetchState);
+    return this;
+  }
+
+  // ------------------------------------------------------------------ state, credits
+
+  private void fetchState() {
+    long id = job.id;
+    pipe(client.state(token, backendSessionId), s -> new StateReady(id, s), id);
+  }
+
+  private Behavior<Command> onStateReady(StateReady m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    job.attempts = 0;
+    SessionState s = m.state();
+    String timeline = TimelineSummary.of(s.draft());
+    switch (job.action) {
+      case GENERATE, EDIT -> {
+        String msg = job.sawText ? timeline : "The agent finished without a reply; " + timeline;
+        finish(RequestState.COMPLETED, msg, new Result(null, timeline, null, null), null);
+      }
+      case STATE -> finish(RequestState.COMPLETED, timeline, new Result(null, timeline, null, null), null);
+      case EXPORT -> {
+        if (!s.hasExportableDraft()) {
+          finish(RequestState.FAILED, "Nothing to export yet", null,
+              new ErrorInfo("EMPTY_DRAFT", "The session has no tracks to export", false,
+                  "Generate a video in this session first, then export"));
+        } else {
+          startRender(s);
+        }
+      }
+      default -> throw new IllegalStateException("state fetched for " + job.action);
+    }
+    return this;
+  }
+
+  private void fetchCredits() {
+    long id = job.id;
+    pipe(client.credits(token), c -> new CreditsReady(id, c), id);
+  }
+
+  private Behavior<Command> onCreditsReady(CreditsReady m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    Credits c = m.credits();
+    finish(RequestState.COMPLETED,
+        "Credits: " + c.available() + " available, " + c.frozen() + " held for running work",
+        new Result(null, null, new Event.Credits(c.available(), c.frozen(), c.total()), null), null);
+    return this;
+  }
+
+  // ------------------------------------------------------------------ export / render
+
+  private void startRender(SessionState s) {
+    job.renderSubmits++;
+    job.renderId = renderIdFor(job.request.requestId(), job.renderSubmits);
+    job.renderStarted = Instant.now();
+    job.pollDelay = settings.renderPollInitial();
+    Request.Output out = job.request.output() == null ? Request.Output.DEFAULT : job.request.output();
+    long id = job.id;
+    String renderId = job.renderId;
+    emit(RequestState.RUNNING, Phase.RENDERING, "Export started", 0.0);
+    run(Phase.RENDERING, () -> pipe(
+        client.submitRender(token, renderId, backendSessionId, s.draft(),
+            out.format() == null ? "mp4" : out.format(), out.quality() == null ? "high" : out.quality()),
+        r -> new RenderUpdate(id, r), id));
+  }
+
+  /** The render id is derived from the requestId, so a repeat after failover is the same job. */
+  static String renderIdFor(String requestId, int submit) {
+    String base = "render_" + requestId.replaceAll("[^A-Za-z0-9_-]", "_");
+    return submit <= 1 ? base : base + "_r" + submit;
+  }
+
+  private Behavior<Command> onRenderUpdate(RenderUpdate m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    job.attempts = 0;
+    RenderJob r = m.render();
+    if (r.isCompleted()) {
+      String url = r.outputUrl() != null ? r.outputUrl() : client.fallbackDownloadUrl(job.renderId);
+      finish(RequestState.COMPLETED, "Your video is ready", new Result(url, null, null, null), null);
+      return this;
+    }
+    if (r.isFailed()) {
+      if (job.renderSubmits < 2) {
+        emit(RequestState.RUNNING, Phase.RENDERING, "The render failed; trying once more under a new id", null);
+        run(Phase.EXPORTING, this::fetchState);
+      } else {
+        finish(RequestState.FAILED, "The render failed twice", null,
+            new ErrorInfo("RENDER_FAILED", r.error() == null ? "render failed" : r.error(), true,
+                "Resubmit the export later"));
+      }
+      return this;
+    }
+    if (Duration.between(job.renderStarted, Instant.now()).compareTo(settings.renderTimeout()) > 0) {
+      finish(RequestState.FAILED, "The render did not finish in time", null,
+          new ErrorInfo("RENDER_TIMEOUT", "no result after " + settings.renderTimeout(), true,
+              "Resubmit the export: the same request id resumes the same render job"));
+      return this;
+    }
+    if (r.progress() != null && !r.progress().equals(job.lastProgress)) {
+      job.lastProgress = r.progress();
+      emit(RequestState.RUNNING, Phase.RENDERING, "Rendering: " + r.progress() + "%", r.progress() / 100.0);
+    }
+    long id = job.id;
+    String renderId = job.renderId;
+    job.step = () -> pipe(client.pollRender(token, renderId), x -> new RenderUpdate(id, x), id);
+    timers.startSingleTimer(key(TimerKind.POLL), new TimerFired(id, TimerKind.POLL), job.pollDelay);
+    long next = (long) Math.min(settings.renderPollMax().toMillis(), job.pollDelay.toMillis() * settings.renderPollFactor());
+    job.pollDelay = Duration.ofMillis(Math.max(1, next));
+    return this;
+  }
+
+  // ------------------------------------------------------------------ cancel
+
+  private Behavior<Command> onCancel(Handle h) {
+    Request c = h.request();
+    String target = c.cancels();
+    if (job != null && job.request.requestId().equals(target)) {
+      if (job.stream != null) {
+        job.stream.shutdown();
+      }
+      if (job.renderId != null && token != null) {
+        client.cancelRender(token, job.renderId); // best effort; the job ends CANCELLED either way
+      }
+      finish(RequestState.CANCELLED, "Cancelled by request " + c.requestId(), null, null);
+      publishOne(c, RequestState.COMPLETED, "Cancelled " + target, h.replyTo());
+      return this;
+    }
+    for (Handle q : queue) {
+      if (q.request().requestId().equals(target)) {
+        queue.remove(q);
+        publish(q.request(), 2, RequestState.CANCELLED, Phase.QUEUED, "Cancelled before it started", null, null, null)
+            .whenComplete((ok, err) -> q.replyTo().tell(Done.getInstance()));
+        publishOne(c, RequestState.COMPLETED, "Cancelled " + target, h.replyTo());
+        return this;
+      }
+    }
+    publishOne(c, RequestState.FAILED, "Nothing to cancel: " + target + " is not running or queued in this session",
+        h.replyTo());
+    return this;
+  }
+
+  private void publishOne(Request r, RequestState state, String message, ActorRef<Done> replyTo) {
+    ErrorInfo err = state == RequestState.FAILED
+        ? new ErrorInfo("NOT_CANCELLABLE", message, false, "It may have finished already: check its status")
+        : null;
+    publish(r, 1, state, Phase.DONE, message, null, null, err)
+        .whenComplete((ok, e) -> replyTo.tell(Done.getInstance()));
+  }
+
+  // ------------------------------------------------------------------ failures, retries, timers
+
+  private Behavior<Command> onCallFailed(CallFailed m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    Throwable t = FailurePolicy.unwrap(m.failure());
+    switch (FailurePolicy.remedy(t)) {
+      case RENEW_TOKEN -> {
+        if (!job.renewedToken && client.settings().fixedToken().isEmpty()) {
+          job.renewedToken = true;
+          token = null;
+          emit(RequestState.RUNNING, Phase.AUTHENTICATING, "The token expired; getting a new one", null);
+          retryStep(Duration.ZERO, true);
+          return this;
+        }
+      }
+      case NEW_SESSION -> {
+        if (!job.renewedSession) {
+          job.renewedSession = true;
+          backendSessionId = null;
+          emit(RequestState.RUNNING, Phase.SESSION,
+              "The backend session was lost; starting a new one (the agent's earlier history is gone)", null);
+          retryStep(Duration.ZERO, true);
+          return this;
+        }
+      }
+      case WAIT_AND_RETRY_ONCE -> {
+        if (job.attempts < 1) {
+          job.attempts++;
+          emit(RequestState.RUNNING, job.phase, "The backend asked us to slow down; retrying shortly", null);
+          retryStep(settings.retry().rateLimitWait(), false);
+          return this;
+        }
+      }
+      case BACKOFF -> {
+        if (job.attempts < settings.retry().maxAttempts()) {
+          job.attempts++;
+          retryStep(settings.retry().backoff(job.attempts, ThreadLocalRandom.current().nextDouble()), false);
+          return this;
+        }
+      }
+      case GIVE_UP -> {}
+    }
+    fail(t);
+    return this;
+  }
+
+  /** Repeats the current step later; {@code fromTheTop} re-checks identity first. */
+  private void retryStep(Duration delay, boolean fromTheTop) {
+    if (fromTheTop) {
+      Runnable again = this::advance;
+      if (job.action == Action.EXPORT && job.phase == Phase.RENDERING) {
+        again = job.step; // keep polling the same render, with the new identity
+        Runnable poll = again;
+        again = () -> {
+          if (token == null || backendSessionId == null) {
+            advance();
+          } else {
+            poll.run();
+          }
+        };
+      }
+      job.step = again;
+    }
+    timers.startSingleTimer(key(TimerKind.RETRY), new TimerFired(job.id, TimerKind.RETRY), delay);
+  }
+
+  private Behavior<Command> onTimer(TimerFired m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    switch (m.kind()) {
+      case RETRY, POLL -> job.step.run();
+      case STILL_WORKING -> {
+        if (Duration.between(job.lastPublished, Instant.now()).compareTo(settings.stillWorkingInterval()) >= 0) {
+          emit(RequestState.RUNNING, job.phase, "Still working…", null);
+        }
+      }
+      case DEADLINE -> {
+        if (job.stream != null) {
+          job.stream.shutdown();
+        }
+        finish(RequestState.FAILED, "Gave up after " + settings.requestDeadline(), null,
+            new ErrorInfo("DEADLINE", "the request took longer than " + settings.requestDeadline(), true,
+                "Check the session state; resubmit if nothing changed"));
+      }
+    }
+    return this;
+  }
+
+  private void fail(Throwable t) {
+    ErrorInfo info = FailurePolicy.describe(t, userId);
+    getContext().getLog().info("request {} failed in {}: {}", job.request.requestId(), job.phase, t.getMessage());
+    finish(RequestState.FAILED, info.reason(), null, info);
+  }
+
+  // ------------------------------------------------------------------ events
+
+  private boolean stale(long jobId) {
+    return job == null || job.id != jobId;
+  }
+
+  private <T> void pipe(CompletionStage<T> call, java.util.function.Function<T, Command> ok, long jobId) {
+    getContext().pipeToSelf(call, (v, err) -> err == null ? ok.apply(v) : new CallFailed(jobId, err));
+  }
+
+  private void emit(RequestState state, Phase phase, String message, Double progress) {
+    job.phase = phase;
+    job.lastPublished = Instant.now();
+    publish(job.request, job.seq++, state, phase, message, progress, null, null);
+  }
+
+  private void finish(RequestState state, String message, Result result, ErrorInfo error) {
+    Job done = job;
+    timers.cancel(key(TimerKind.RETRY));
+    timers.cancel(key(TimerKind.POLL));
+    timers.cancel(key(TimerKind.STILL_WORKING));
+    timers.cancel(key(TimerKind.DEADLINE));
+    publish(done.request, done.seq++, state, Phase.DONE, message, state == RequestState.COMPLETED ? 1.0 : null, result, error)
+        .whenComplete(
+            (ok, err) -> {
+              if (err != null) {
+                getContext().getSystem().log().error("terminal event of {} not published: {}", done.request.requestId(), err.toString());
+              }
+              done.replyTo.tell(Done.getInstance());
+            });
+    job = null;
+    startNext();
+  }
+
+  private CompletionStage<Void> publish(
+      Request r, long seq, RequestState state, Phase phase, String message, Double progress, Result result, ErrorInfo error) {
+    MDC.put("requestId", r.requestId());
+    try {
+      getContext().getLog().debug("{} {} {}", state, phase, message);
+    } finally {
+      MDC.remove("requestId");
+    }
+    return events.publish(new Event(Event.VERSION, r.requestId(), sessionKey, tenant, seq, Instant.now(), state, phase,
+        message, progress, result, error));
+  }
+
+  private static String describe(Job j) {
+    return switch (j.action) {
+      case GENERATE -> "generate";
+      case EDIT -> "edit";
+      default -> j.action.wire();
+    };
+  }
+
+  private static String language(Request r) {
+    return r.language();
+  }
+
+  private static Object key(TimerKind k) {
+    return k;
+  }
+}

@@ -1,0 +1,91 @@
+package io.reelay.worker;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValue;
+import io.reelay.protocol.Topics;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/** Settings of a worker, read once from {@code reelay.worker}, {@code reelay.kafka}, {@code reelay.topics}. */
+public record WorkerSettings(
+    String bootstrapServers,
+    Topics topics,
+    int partitions,
+    short replicationFactor,
+    String groupId,
+    int maxActiveRequests,
+    Duration requestDeadline,
+    Duration stillWorkingInterval,
+    Duration renderPollInitial,
+    double renderPollFactor,
+    Duration renderPollMax,
+    Duration renderTimeout,
+    RetryPolicy retry,
+    String clientIdPrefix,
+    int commitMaxBatch,
+    Duration commitMaxInterval,
+    Map<String, String> consumerProperties,
+    Map<String, String> producerProperties) {
+
+  /** The one retry policy for calls that are safe to repeat. */
+  public record RetryPolicy(Duration initial, Duration max, int maxAttempts, Duration rateLimitWait) {
+
+    /** Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^attempt)]. */
+    public Duration backoff(int attempt, double random) {
+      double cap = Math.min(max.toMillis(), initial.toMillis() * Math.pow(2, Math.max(0, attempt - 1)));
+      return Duration.ofMillis((long) (cap * random));
+    }
+  }
+
+  /** @param root the whole config (reads {@code reelay.*}) */
+  public static WorkerSettings from(Config root) {
+    Config w = root.getConfig("reelay.worker");
+    Config t = root.getConfig("reelay.topics");
+    return new WorkerSettings(
+        root.getString("reelay.kafka.bootstrap-servers"),
+        Topics.withPrefix(t.getString("prefix")),
+        t.getInt("partitions"),
+        (short) t.getInt("replication-factor"),
+        w.getString("group-id"),
+        w.getInt("max-active-requests"),
+        w.getDuration("request-deadline"),
+        w.getDuration("still-working-interval"),
+        w.getDuration("render-poll-initial"),
+        w.getDouble("render-poll-factor"),
+        w.getDuration("render-poll-max"),
+        w.getDuration("render-timeout"),
+        new RetryPolicy(
+            w.getDuration("retry.initial"),
+            w.getDuration("retry.max"),
+            w.getInt("retry.max-attempts"),
+            w.getDuration("retry.rate-limit-wait")),
+        w.getString("client-id-prefix"),
+        w.getInt("commit.max-batch"),
+        w.getDuration("commit.max-interval"),
+        properties(w.getConfig("kafka-consumer")),
+        properties(w.getConfig("kafka-producer")));
+  }
+
+  private static Map<String, String> properties(Config c) {
+    Map<String, String> m = new HashMap<>();
+    for (Map.Entry<String, ConfigValue> e : c.entrySet()) {
+      m.put(e.getKey().replace("\"", ""), String.valueOf(e.getValue().unwrapped()));
+    }
+    return Map.copyOf(m);
+  }
+
+  public WorkerSettings withKafka(String bootstrap, Topics topics) {
+    return new WorkerSettings(
+        bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
+        stillWorkingInterval, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout, retry,
+        clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
+  }
+
+  public WorkerSettings withGroupId(String group) {
+    return new WorkerSettings(
+        bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
+        stillWorkingInterval, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout, retry,
+        clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
+  }
+}
