@@ -201,7 +201,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     job = new Job(next, 2); // seq 1 was the QUEUED event
     timers.startSingleTimer(key(TimerKind.DEADLINE), new TimerFired(job.id, TimerKind.DEADLINE), settings.requestDeadline());
-    emit(RequestState.RUNNING, Phase.AUTHENTICATING, "Started: " + describe(job), null);
     advance();
   }
 
@@ -214,7 +213,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     } else {
       switch (job.action) {
         case GENERATE, EDIT -> run(job.action == Action.EDIT ? Phase.EDITING : Phase.GENERATING, this::openStream);
-        case EXPORT -> run(Phase.EXPORTING, this::fetchState);
+        case EXPORT -> run(Phase.EXPORTING, this::checkDraft);
         case STATE -> run(Phase.STATE, this::fetchState);
         case CREDITS -> run(Phase.CREDITS, this::fetchCredits);
         case UPLOAD -> finish(RequestState.REJECTED, "Uploads are not supported by this worker yet", null,
@@ -243,6 +242,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private void fetchToken() {
     long id = job.id;
+    emit(RequestState.RUNNING, Phase.AUTHENTICATING, "Signing in to the video backend", null);
     pipe(client.anonymousToken(clientId), t -> new TokenReady(id, t), id);
   }
 
@@ -301,7 +301,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         return this; // a trailing "temporary issue" after normal replies means nothing (the seed)
       }
       job.sawText = true;
-      emit(RequestState.RUNNING, job.phase, text, null);
+      String shown = GuiTranslator.strip(text);
+      if (!shown.isEmpty()) {
+        emit(RequestState.RUNNING, job.phase, shown, null);
+      }
     }
     // tool calls and results stay internal; heartbeats only keep the stall detector happy
     return this;
@@ -323,6 +326,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   // ------------------------------------------------------------------ state, credits
+
+  private void checkDraft() {
+    emit(RequestState.RUNNING, Phase.EXPORTING, "Checking the timeline before export", null);
+    fetchState();
+  }
 
   private void fetchState() {
     long id = job.id;
@@ -409,7 +417,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (r.isFailed()) {
       if (job.renderSubmits < 2) {
         emit(RequestState.RUNNING, Phase.RENDERING, "The render failed; trying once more under a new id", null);
-        run(Phase.EXPORTING, this::fetchState);
+        run(Phase.EXPORTING, this::checkDraft);
       } else {
         finish(RequestState.FAILED, "The render failed twice", null,
             new ErrorInfo("RENDER_FAILED", r.error() == null ? "render failed" : r.error(), true,
@@ -615,14 +623,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     return events.publish(new Event(Event.VERSION, r.requestId(), sessionKey, tenant, seq, Instant.now(), state, phase,
         message, progress, result, error));
-  }
-
-  private static String describe(Job j) {
-    return switch (j.action) {
-      case GENERATE -> "generate";
-      case EDIT -> "edit";
-      default -> j.action.wire();
-    };
   }
 
   private static String language(Request r) {

@@ -1,0 +1,153 @@
+package io.reelay.cli;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.reelay.kafka.EmbeddedKafka;
+import io.reelay.nemo.NemoClient;
+import io.reelay.nemo.NemoSettings;
+import io.reelay.protocol.Topics;
+import io.reelay.sim.NemoSim;
+import io.reelay.sim.SimSettings;
+import io.reelay.status.StatusServer;
+import io.reelay.status.StatusSettings;
+import io.reelay.worker.TopicSetup;
+import io.reelay.worker.Worker;
+import io.reelay.worker.WorkerSettings;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * The whole of Reelay in one process on 127.0.0.1: a real Kafka broker, the simulator, workers and
+ * the status service. What {@code reelay demo} and {@code reelay up} run, and what end-to-end
+ * tests run against.
+ */
+public final class LocalStack implements AutoCloseable {
+
+  /** What to start; a port of 0 means any free port. */
+  public record Options(
+      Path kafkaDataDir, int kafkaPort, String externalBootstrap, int simPort, int statusPort,
+      int workers, double timeScale, String apiKey, Topics topics, int partitions) {}
+
+  private final EmbeddedKafka kafka;
+  private final ActorSystem<Void> system;
+  private final NemoSim sim;
+  private final List<Worker> workers = new ArrayList<>();
+  private final StatusServer status;
+  private final String bootstrap;
+  private final Config config;
+
+  private LocalStack(Config base, Options o) throws Exception {
+    if (o.externalBootstrap() == null) {
+      kafka = EmbeddedKafka.start(new EmbeddedKafka.Settings(o.kafkaDataDir(), o.kafkaPort(), 0, true));
+      bootstrap = kafka.bootstrapServers();
+    } else {
+      kafka = null;
+      bootstrap = o.externalBootstrap();
+    }
+    try {
+      Config c = embeddedConfig(base, o, bootstrap);
+      system = ActorSystem.create(Behaviors.empty(), "reelay", c);
+      sim = NemoSim.start(system, SimSettings.from(c.getConfig("nemo-sim"))).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      config = ConfigFactory.parseMap(Map.of("reelay.nemo.base-url", sim.baseUrl())).withFallback(c);
+      WorkerSettings ws = WorkerSettings.from(config);
+      TopicSetup.ensure(bootstrap, o.topics(), o.partitions(), (short) 1);
+      NemoClient client = new NemoClient(system, NemoSettings.from(config.getConfig("reelay.nemo")));
+      for (int i = 0; i < o.workers(); i++) {
+        workers.add(Worker.start(system, ws, client));
+      }
+      status = StatusServer.start(system, StatusSettings.from(config.getConfig("reelay.status")), bootstrap, o.topics())
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      close();
+      throw e;
+    }
+  }
+
+  public static LocalStack start(Config base, Options o) throws Exception {
+    return new LocalStack(base, o);
+  }
+
+  /**
+   * The embedded defaults: the simulator at {@code time-scale} and the worker's waits scaled with
+   * it, so a generation takes seconds and its progress still reads naturally.
+   */
+  static Config embeddedConfig(Config base, Options o, String bootstrap) {
+    double ts = o.timeScale();
+    Config w = base.getConfig("reelay.worker");
+    Map<String, Object> m = new HashMap<>();
+    m.put("reelay.kafka.bootstrap-servers", bootstrap);
+    m.put("reelay.topics.prefix", prefixOf(o.topics()));
+    m.put("reelay.topics.partitions", o.partitions());
+    m.put("nemo-sim.port", o.simPort());
+    m.put("nemo-sim.time-scale", ts);
+    m.put("reelay.status.port", o.statusPort());
+    m.put("reelay.status.api-keys", o.apiKey() + "=default");
+    m.put("reelay.worker.still-working-interval", scaled(w, "still-working-interval", ts));
+    m.put("reelay.worker.render-poll-initial", scaled(w, "render-poll-initial", ts));
+    m.put("reelay.worker.render-poll-max", scaled(w, "render-poll-max", ts));
+    m.put("reelay.worker.retry.rate-limit-wait", scaled(w, "retry.rate-limit-wait", ts));
+    m.put("reelay.worker.retry.initial", scaled(w, "retry.initial", ts));
+    m.put("reelay.worker.retry.max", scaled(w, "retry.max", ts));
+    return ConfigFactory.parseMap(m).withFallback(base).resolve();
+  }
+
+  private static String scaled(Config c, String key, double ts) {
+    long ms = Math.max(100, (long) (c.getDuration(key).toMillis() * ts));
+    return ms + "ms";
+  }
+
+  private static String prefixOf(Topics t) {
+    return t.requests().substring(0, t.requests().length() - ".requests".length());
+  }
+
+  public String bootstrapServers() {
+    return bootstrap;
+  }
+
+  public String simUrl() {
+    return sim.baseUrl();
+  }
+
+  public String statusUrl() {
+    return status.baseUrl();
+  }
+
+  public Config config() {
+    return config;
+  }
+
+  @Override
+  public void close() {
+    Duration wait = Duration.ofSeconds(20);
+    for (Worker w : workers) {
+      await(() -> w.stop().toCompletableFuture().get(wait.toSeconds(), TimeUnit.SECONDS));
+    }
+    // the status service and the simulator unbind through CoordinatedShutdown when the system stops
+    if (system != null) {
+      system.terminate();
+      await(() -> system.getWhenTerminated().toCompletableFuture().get(wait.toSeconds(), TimeUnit.SECONDS));
+    }
+    if (kafka != null) {
+      await(kafka::close);
+    }
+  }
+
+  private interface Step {
+    void run() throws Exception;
+  }
+
+  private static void await(Step s) {
+    try {
+      s.run();
+    } catch (Exception e) {
+      System.err.println("reelay: while stopping: " + e);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+package io.reelay.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code reelay}: run Reelay locally, publish requests, follow them. */
+@Command(
+    name = "reelay",
+    mixinStandardHelpOptions = true,
+    version = "reelay 0.1.0",
+    description = "Text-to-video work at scale: Kafka in, NemoVideo sessions driven by workers, status out.",
+    subcommands = {
+      DemoCommand.class,
+      UpCommand.class,
+      SubmitCommand.class,
+      StatusCommand.class,
+      PartCommands.Worker.class,
+      PartCommands.StatusServer.class,
+      PartCommands.Sim.class,
+      PartCommands.Kafka.class,
+      CommandLine.HelpCommand.class
+    })
+public final class Main implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  public static void main(String[] args) {
+    int code =
+        new CommandLine(new Main())
+            .setCaseInsensitiveEnumValuesAllowed(true)
+            // a failure is one line that says what to do; the stack trace goes to the log file
+            .setExecutionExceptionHandler(
+                (e, cmd, parsed) -> {
+                  org.slf4j.LoggerFactory.getLogger(Main.class).error("command failed", e);
+                  System.err.println("reelay " + cmd.getCommandName() + ": " + e.getMessage());
+                  return 1;
+                })
+            .execute(args);
+    System.exit(code);
+  }
+}

@@ -1,0 +1,115 @@
+package io.reelay.nemo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.reelay.nemo.Answers.AnonymousToken;
+import io.reelay.nemo.Answers.BackendSession;
+import io.reelay.nemo.Answers.RenderJob;
+import io.reelay.nemo.Answers.SessionState;
+import io.reelay.sim.Mp4Probe;
+import io.reelay.sim.NemoSim;
+import io.reelay.sim.SimSettings;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The client against the simulator, endpoint by endpoint, on the happy path and its documented errors. */
+class NemoClientAgainstSimTest {
+
+  private static ActorTestKit kit;
+  private static NemoSim sim;
+  private static NemoClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Config config = ConfigFactory.parseMap(Map.of("nemo-sim.port", 0, "nemo-sim.time-scale", 0.005))
+        .withFallback(ConfigFactory.load()).resolve();
+    kit = ActorTestKit.create("nemo-client-test", config);
+    sim = NemoSim.start(kit.system(), SimSettings.from(config.getConfig("nemo-sim")))
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()));
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    kit.shutdownTestKit();
+  }
+
+  private static <T> T await(java.util.concurrent.CompletionStage<T> s) throws Exception {
+    return s.toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void generateThenRenderThenDownloadAPlayableMp4(@TempDir Path dir) throws Exception {
+    AnonymousToken t = await(client.anonymousToken("client-" + UUID.randomUUID()));
+    assertThat(t.token().reveal()).startsWith("nmv_usr_");
+    assertThat(t.token().toString()).doesNotContain("nmv_usr_");
+    assertThat(t.credits()).isEqualTo(100);
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    assertThat(s.sessionId()).matches("\\d{19}");
+
+    List<AgentEvent> events = await(client.runSse(t.token(), s.sessionId(), "generate a 5-second clip of a fox at dusk")
+        .runWith(Sink.seq(), kit.system()));
+    assertThat(events).anyMatch(e -> e instanceof AgentEvent.ToolCall);
+    assertThat(events).anyMatch(e -> e instanceof AgentEvent.Text x && !x.partial());
+
+    SessionState state = await(client.state(t.token(), s.sessionId()));
+    assertThat(state.hasExportableDraft()).isTrue();
+    assertThat(TimelineSummary.of(state.draft())).startsWith("Timeline (").contains("Video:");
+
+    String renderId = "render_" + UUID.randomUUID();
+    RenderJob submitted = await(client.submitRender(t.token(), renderId, s.sessionId(), state.draft(), "mp4", "high"));
+    assertThat(submitted.isRunning()).isTrue();
+    RenderJob job = submitted;
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (job.isRunning() && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+      job = await(client.pollRender(t.token(), renderId));
+    }
+    assertThat(job.isCompleted()).as("render finished: %s", job).isTrue();
+    assertThat(job.outputUrl()).isNotBlank();
+
+    Path viaUrl = await(client.download(job.outputUrl(), Optional.empty(), dir.resolve("a.mp4")));
+    Path viaFallback = await(client.download(client.fallbackDownloadUrl(renderId), Optional.of(t.token()), dir.resolve("b.mp4")));
+    assertThat(Mp4Probe.probe(viaUrl).durationSeconds()).isGreaterThan(1.0);
+    assertThat(Mp4Probe.probe(viaFallback).durationSeconds()).isEqualTo(Mp4Probe.probe(viaUrl).durationSeconds());
+
+    Answers.Credits credits = await(client.credits(t.token()));
+    assertThat(credits.total()).isEqualTo(credits.available() + credits.frozen());
+    assertThat(credits.available()).isLessThan(100);
+  }
+
+  @Test
+  void anUnknownSessionIs1002AndNoTokenLeaksIntoTheError() throws Exception {
+    AnonymousToken t = await(client.anonymousToken("client-" + UUID.randomUUID()));
+    assertThatThrownBy(() -> await(client.state(t.token(), "1234567890123456789")))
+        .cause()
+        .isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(1002))
+        .hasMessageNotContaining(t.token().reveal());
+    assertThatThrownBy(() -> await(client.runSse(t.token(), "1234567890123456789", "hello").runWith(Sink.seq(), kit.system())))
+        .cause()
+        .isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(1002));
+  }
+
+  @Test
+  void aBadTokenIs1001() {
+    assertThatThrownBy(() -> await(client.credits(Token.of("nmv_usr_not-a-real-token"))))
+        .cause()
+        .isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(1001))
+        .hasMessageNotContaining("not-a-real-token");
+  }
+}

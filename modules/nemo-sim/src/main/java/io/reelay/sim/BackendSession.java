@@ -1,0 +1,39 @@
+package io.reelay.sim;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.UnaryOperator;
+
+/** A task + agent session (E2) and its state (E7). The draft is swapped atomically as a whole. */
+final class BackendSession {
+
+  final String sessionId;
+  final String taskId;
+  final String taskName;
+  final String language;
+  final String ownerUserId;
+  private final AtomicReference<Draft> draft = new AtomicReference<>(Draft.EMPTY);
+  private final Set<String> messages = ConcurrentHashMap.newKeySet();
+
+  BackendSession(String sessionId, String taskId, String taskName, String language, String ownerUserId) {
+    this.sessionId = sessionId;
+    this.taskId = taskId;
+    this.taskName = taskName;
+    this.language = language;
+    this.ownerUserId = ownerUserId;
+  }
+
+  Draft draft() {
+    return draft.get();
+  }
+
+  Draft updateDraft(UnaryOperator<Draft> change) {
+    return draft.updateAndGet(change);
+  }
+
+  /** Records a user message; false when the same text was already sent in this session. */
+  boolean firstTimeSaid(String text) {
+    return messages.add(text.strip());
+  }
+}

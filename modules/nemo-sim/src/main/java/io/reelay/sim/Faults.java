@@ -1,0 +1,87 @@
+package io.reelay.sim;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * The fault mix: each rate is a fraction (0..1) of calls, streams, edits or renders (see the
+ * {@code nemo-sim.faults} block in reference.conf). Immutable; {@link FaultDice} rolls against it.
+ */
+public record Faults(
+    long seed,
+    double rateLimit429,
+    double serverError5xx,
+    double connectionReset,
+    double slowResponse,
+    double streamCut,
+    double tokenRevoked,
+    double sessionLost,
+    double silentEdit,
+    double renderFailed) {
+
+  public Faults {
+    for (double rate : new double[] {rateLimit429, serverError5xx, connectionReset, slowResponse, streamCut,
+        tokenRevoked, sessionLost, silentEdit, renderFailed}) {
+      if (rate < 0 || rate > 1) throw new IllegalArgumentException("fault rates are fractions from 0 to 1, got " + rate);
+    }
+  }
+
+  public static Faults from(Config c) {
+    return new Faults(
+        c.getLong("seed"),
+        c.getDouble("rate-limit-429"),
+        c.getDouble("server-error-5xx"),
+        c.getDouble("connection-reset"),
+        c.getDouble("slow-response"),
+        c.getDouble("stream-cut"),
+        c.getDouble("token-revoked"),
+        c.getDouble("session-lost"),
+        c.getDouble("silent-edit"),
+        c.getDouble("render-failed"));
+  }
+
+  /**
+   * The mix an admin posted ({@code POST /_sim/faults}): keys as in the config block (kebab-case, or
+   * camelCase); keys left out keep the value of {@code defaults} (the configured mix).
+   */
+  public static Faults fromJson(com.fasterxml.jackson.databind.JsonNode json, Faults defaults) {
+    if (json == null || !json.isObject()) throw new IllegalArgumentException("expected a JSON object of fault rates");
+    Config posted = ConfigFactory.empty();
+    for (Iterator<Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>> it = json.fields(); it.hasNext(); ) {
+      Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> e = it.next();
+      if (!e.getValue().isNumber()) throw new IllegalArgumentException("fault '" + e.getKey() + "' must be a number");
+      String key = kebab(e.getKey());
+      if (!defaults.toConfig().hasPath(key)) throw new IllegalArgumentException("unknown fault '" + e.getKey() + "'");
+      posted = posted.withValue(key, ConfigValueFactory.fromAnyRef(e.getValue().numberValue()));
+    }
+    return from(posted.withFallback(defaults.toConfig()));
+  }
+
+  /** The mix as the config block (and the JSON shape /_sim/stats reports it in). */
+  public Config toConfig() {
+    return ConfigFactory.parseMap(asMap());
+  }
+
+  public Map<String, Object> asMap() {
+    Map<String, Object> m = new java.util.LinkedHashMap<>();
+    m.put("seed", seed);
+    m.put("rate-limit-429", rateLimit429);
+    m.put("server-error-5xx", serverError5xx);
+    m.put("connection-reset", connectionReset);
+    m.put("slow-response", slowResponse);
+    m.put("stream-cut", streamCut);
+    m.put("token-revoked", tokenRevoked);
+    m.put("session-lost", sessionLost);
+    m.put("silent-edit", silentEdit);
+    m.put("render-failed", renderFailed);
+    return m;
+  }
+
+  private static String kebab(String key) {
+    // rateLimit429 -> rate-limit-429, serverError5xx -> server-error-5xx
+    return key.replaceAll("([a-z])([A-Z0-9])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
+  }
+}

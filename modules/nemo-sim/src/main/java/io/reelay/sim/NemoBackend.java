@@ -1,0 +1,186 @@
+package io.reelay.sim;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.List;
+
+/**
+ * The simulated backend's state and its business rules, independent of HTTP: accounts and tokens,
+ * sessions and drafts, credits, render jobs, generated media, counters. Thread-safe (concurrent maps;
+ * per-account and per-session updates are atomic). Reset swaps everything out at once.
+ */
+final class NemoBackend {
+
+  /** A clip the agent generated: served at /files/media/{id}.mp4 and listed in generated_media. */
+  record Media(String id, long durationMs, String title, String prompt) {}
+
+  /** Everything a reset forgets. */
+  private static final class World {
+    final ConcurrentHashMap<String, Account> accountsByToken = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, Account> accountsByClient = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, BackendSession> sessions = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, RenderJob> renders = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, Media> media = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, List<Media>> mediaBySession = new ConcurrentHashMap<>();
+    final SimStats stats = new SimStats();
+  }
+
+  final SimSettings settings;
+  final Ids ids;
+  final FaultDice dice;
+  final Mp4Renderer renderer;
+  private final Clock clock;
+  private volatile World world = new World();
+  private volatile String publicBaseUrl = "";
+
+  NemoBackend(SimSettings settings, Mp4Renderer renderer, Clock clock) {
+    this.settings = settings;
+    this.ids = new Ids(settings.seed());
+    this.dice = new FaultDice(settings.faults());
+    this.renderer = renderer;
+    this.clock = clock;
+  }
+
+  /** Base of the URLs handed out (media, render output); known once the server is bound. */
+  String publicBaseUrl() {
+    return publicBaseUrl;
+  }
+
+  void publicBaseUrl(String url) {
+    this.publicBaseUrl = url;
+  }
+
+  SimStats stats() {
+    return world.stats;
+  }
+
+  long nowMillis() {
+    return clock.millis();
+  }
+
+  /** Forgets all accounts, sessions, renders and counters (the MP4 cache on disk stays). */
+  void reset() {
+    world = new World();
+    dice.replace(dice.current()); // restart the fault sequence, so a reset run is reproducible
+  }
+
+  // ---- E1 / auth ----------------------------------------------------------------------------------
+
+  /** One token per client id while it is valid; a new one once it expired or was revoked. */
+  Account anonymousToken(String clientId) {
+    World w = world;
+    Instant now = clock.instant();
+    return w.accountsByClient.compute(clientId, (id, existing) -> {
+      if (existing != null && existing.usable(now)) return existing;
+      Account fresh = new Account(ids.token(), existing != null ? existing.userId : ids.userId(), id,
+          now.plus(settings.tokenTtl()), settings.creditsPerToken());
+      w.accountsByToken.put(fresh.token, fresh);
+      w.stats.tokensIssued.increment();
+      return fresh;
+    });
+  }
+
+  /** The account behind an {@code Authorization: Bearer …} header, or 1001. */
+  Account authenticate(Optional<String> authorization) {
+    String header = authorization.map(String::strip).orElse("");
+    if (header.isEmpty()) throw SimError.tokenInvalid("missing authentication token");
+    if (!header.regionMatches(true, 0, "Bearer ", 0, 7)) throw SimError.tokenInvalid("invalid authentication token");
+    Account account = world.accountsByToken.get(header.substring(7).strip());
+    if (account == null) throw SimError.tokenInvalid("invalid authentication token");
+    if (!account.usable(clock.instant())) {
+      throw SimError.tokenInvalid(clock.instant().isBefore(account.expiresAt) ? "token has been revoked" : "token has expired");
+    }
+    return account;
+  }
+
+  String claimToken() {
+    return ids.shortId("clm_");
+  }
+
+  // ---- E2 / E7 sessions ---------------------------------------------------------------------------
+
+  BackendSession createSession(Account owner, String taskName, String language) {
+    World w = world;
+    BackendSession s;
+    do {
+      s = new BackendSession(ids.sessionId(), ids.taskId(), taskName, language, owner.userId);
+    } while (w.sessions.putIfAbsent(s.sessionId, s) != null);
+    w.stats.sessionsCreated.increment();
+    return s;
+  }
+
+  /** The caller's session, or 1002 (also for someone else's session: no existence leak). */
+  BackendSession session(Account caller, String sessionId) {
+    BackendSession s = sessionId == null ? null : world.sessions.get(sessionId);
+    if (s == null || !s.ownerUserId.equals(caller.userId)) throw SimError.sessionNotFound(String.valueOf(sessionId));
+    return s;
+  }
+
+  void forgetSession(String sessionId) {
+    world.sessions.remove(sessionId);
+  }
+
+  void addMedia(BackendSession session, Media m) {
+    World w = world;
+    w.media.put(m.id(), m);
+    w.mediaBySession.computeIfAbsent(session.sessionId, k -> new CopyOnWriteArrayList<>()).add(m);
+  }
+
+  List<Media> media(BackendSession session) {
+    return world.mediaBySession.getOrDefault(session.sessionId, List.of());
+  }
+
+  Optional<Media> media(String mediaId) {
+    return Optional.ofNullable(world.media.get(mediaId));
+  }
+
+  // ---- E8-E11 renders -----------------------------------------------------------------------------
+
+  record Submitted(RenderJob job, boolean duplicate) {}
+
+  /**
+   * Starts a render of a draft; an id that already exists returns that job (the client picks ids, and a
+   * repeat after a failover must not start a second job).
+   */
+  Submitted submitRender(Account caller, String id, String sessionId, long durationMs, String title) {
+    World w = world;
+    w.stats.renderSubmits.increment();
+    long now = clock.millis();
+    boolean[] created = {false};
+    RenderJob job = w.renders.computeIfAbsent(id, k -> {
+      created[0] = true;
+      long renderMillis = settings.scaled(java.time.Duration.ofMillis(
+          ids.between(settings.timing().renderMin(), settings.timing().renderMax()))).toMillis();
+      return new RenderJob(id, sessionId, caller.userId, now, renderMillis, durationMs, title,
+          renderer.render(durationMs, title), dice.roll(dice.current().renderFailed()));
+    });
+    if (!created[0]) w.stats.duplicateRenderSubmits.increment();
+    return new Submitted(job, !created[0]);
+  }
+
+  /** The caller's render job, or a 404-style error. */
+  RenderJob render(Account caller, String id) {
+    RenderJob job = world.renders.get(id);
+    if (job == null || !job.ownerUserId.equals(caller.userId)) throw SimError.notFound("render job not found: " + id);
+    return job;
+  }
+
+  /** A render for the unauthenticated /files URL: knowing the id is the capability, like a CDN URL. */
+  Optional<RenderJob> renderById(String id) {
+    return Optional.ofNullable(world.renders.get(id));
+  }
+
+  RenderJob.View view(RenderJob job) {
+    RenderJob.View v = job.view(clock.millis());
+    if (v.status() == RenderJob.Status.COMPLETED && job.firstSeenCompleted()) stats().rendersCompleted.increment();
+    return v;
+  }
+
+  Map<String, Object> faultsSnapshot() {
+    return dice.current().asMap();
+  }
+}

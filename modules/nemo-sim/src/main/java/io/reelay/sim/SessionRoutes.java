@@ -1,0 +1,126 @@
+package io.reelay.sim;
+
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.Route;
+
+/** Accounts, sessions, credits and state: E1, E2, E3, E5 (URL form), E6, E7. */
+final class SessionRoutes extends SimRoutes {
+
+  private static final int MAX_CLIENT_ID = 64;
+
+  SessionRoutes(NemoBackend backend, ActorSystem<?> system) {
+    super(backend, system);
+  }
+
+  Route route() {
+    return pathPrefix("api", () -> concat(
+        path(segment("auth").slash("anonymous-token"), () -> post(() -> api("anonymous-token", call -> done(anonymousToken(call))))),
+        path(segment("auth").slash("claim-token"), () -> post(() -> api("claim-token", call -> done(claimToken(call))))),
+        path(segment("tasks").slash("me").slash("with-session").slash("nemo_agent"),
+            () -> post(() -> api("session", call -> done(createSession(call))))),
+        path(segment("credits").slash("balance").slash("simple"), () -> get(() -> api("credits", call -> done(credits(call))))),
+        path(segment("state").slash("nemo_agent").slash("me").slash(segment()).slash("latest"),
+            sid -> get(() -> api("state", call -> done(state(call, sid))))),
+        path(segment("upload-video").slash("nemo_agent").slash("me").slash(segment()),
+            sid -> post(() -> api("upload", call -> done(upload(call, sid)))))));
+  }
+
+  /** E1: no Bearer; the client id is required (HTTP 400 without it, as documented). */
+  private org.apache.pekko.http.javadsl.model.HttpResponse anonymousToken(Call call) {
+    String clientId = call.header("X-Client-Id").map(String::strip).orElse("");
+    if (clientId.isEmpty()) {
+      return envelopeError(StatusCodes.BAD_REQUEST, 400, "X-Client-Id header is required (a UUID or stable id of at most 64 characters)");
+    }
+    if (clientId.length() > MAX_CLIENT_ID) {
+      return envelopeError(StatusCodes.BAD_REQUEST, 400, "X-Client-Id must be at most " + MAX_CLIENT_ID + " characters");
+    }
+    Account a = backend.anonymousToken(clientId);
+    return ok(Agent.map("token", a.token, "user_id", a.userId, "expires_at", a.expiresAt.toString(),
+        "credits", a.balance().available()));
+  }
+
+  /** E3: a browser-only claim token for the session. */
+  private org.apache.pekko.http.javadsl.model.HttpResponse claimToken(Call call) {
+    Account account = call.account();
+    JsonNode body = call.json();
+    call.session(account, text(body, "session_id", "sessionId"));
+    return ok(Agent.map("claim_token", backend.claimToken(), "expires_in", 604800));
+  }
+
+  /** E2: a task and its agent session; language is optional. */
+  private org.apache.pekko.http.javadsl.model.HttpResponse createSession(Call call) {
+    Account account = call.account();
+    JsonNode body = call.json();
+    String taskName = text(body, "task_name", "taskName");
+    String language = text(body, "language", "language");
+    BackendSession s = backend.createSession(account, taskName == null || taskName.isBlank() ? "project" : taskName,
+        language == null ? "en" : language);
+    return ok(Agent.map("task_id", s.taskId, "session_id", s.sessionId));
+  }
+
+  /** E6: total = available + frozen. */
+  private org.apache.pekko.http.javadsl.model.HttpResponse credits(Call call) {
+    Account.Balance b = call.account().balance();
+    return ok(Agent.map("available", b.available(), "frozen", b.frozen(), "total", b.total()));
+  }
+
+  /** E7: the session state with the abbreviated draft. */
+  private org.apache.pekko.http.javadsl.model.HttpResponse state(Call call, String sessionId) {
+    Account account = call.account();
+    BackendSession s = call.session(account, sessionId);
+    Draft draft = s.draft();
+    List<Map<String, Object>> generated = backend.media(s).stream()
+        .map(m -> Agent.map("id", m.id(), "type", "video", "url", backend.publicBaseUrl() + "/files/media/" + m.id() + ".mp4",
+            "duration", m.durationMs() / 1000.0, "prompt", m.prompt()))
+        .toList();
+    int w = backend.settings.videoWidth();
+    int h = backend.settings.videoHeight();
+    Map<String, Object> state = Agent.map(
+        "video_infos", List.of(),
+        // an untouched session has an empty draft object, as the vendor's progress checks expect
+        "draft", draft.isEmpty() ? Map.of() : draft,
+        "canvas_config", Agent.map("width", w, "height", h, "aspect_ratio", w * 9 == h * 16 ? "16:9" : w + ":" + h),
+        "video_analyses", Map.of(),
+        "generated_media", generated);
+    return ok(Agent.map("session_id", s.sessionId, "task_id", s.taskId, "task_name", s.taskName, "state", state));
+  }
+
+  /**
+   * E5, JSON URL form only for now ({@code {"urls":[…],"source_type":"url"}}): answers as the backend
+   * would, without fetching the files or adding them to the state. Multipart uploads answer 4001 until
+   * they are simulated.
+   */
+  private org.apache.pekko.http.javadsl.model.HttpResponse upload(Call call, String sessionId) {
+    Account account = call.account();
+    call.session(account, sessionId);
+    JsonNode urls = call.json().path("urls");
+    if (!urls.isArray() || urls.isEmpty()) throw SimError.unsupportedType("only the JSON {\"urls\":[…]} form is simulated");
+    List<Map<String, Object>> files = new java.util.ArrayList<>();
+    for (JsonNode u : urls) {
+      String url = u.asText();
+      String name = url.substring(url.lastIndexOf('/') + 1);
+      String ext = name.contains(".") ? name.substring(name.lastIndexOf('.') + 1).toLowerCase(java.util.Locale.ROOT) : "";
+      String type = switch (ext) {
+        case "mp4", "mov", "avi", "webm", "mkv" -> "video";
+        case "jpg", "jpeg", "png", "gif", "webp" -> "image";
+        case "mp3", "wav", "m4a", "aac" -> "audio";
+        default -> throw SimError.unsupportedType(ext.isEmpty() ? name : ext);
+      };
+      files.add(Agent.map("filename", name, "file_type", type, "cdn_url", url, "duration", 10.0,
+          "width", backend.settings.videoWidth(), "height", backend.settings.videoHeight(), "fps", 24));
+    }
+    return ok(Agent.map("files", files, "session_state_applied", true));
+  }
+
+  /** A string field under its snake_case or camelCase name (the backend is lenient like Python ADK). */
+  static String text(JsonNode body, String snake, String camel) {
+    JsonNode n = body.hasNonNull(snake) ? body.get(snake) : body.get(camel);
+    return n == null || n.isNull() ? null : n.asText();
+  }
+}

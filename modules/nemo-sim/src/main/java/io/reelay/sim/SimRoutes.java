@@ -1,0 +1,211 @@
+package io.reelay.sim;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.reelay.protocol.Json;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What every API route shares: reading the call, counting it, the fault dice (429, 5xx, reset, slow),
+ * turning {@link SimError}s into envelopes, and JSON replies. Tokens never reach a log or an answer.
+ */
+abstract class SimRoutes extends AllDirectives {
+
+  private static final Logger log = LoggerFactory.getLogger(SimRoutes.class);
+  private static final Duration BODY_TIMEOUT = Duration.ofSeconds(10);
+  /** JSON bodies (drafts included) are small; uploads take their own path. */
+  private static final long MAX_JSON_BYTES = 16L * 1024 * 1024;
+
+  static final String[] ATTRIBUTION = {"X-Skill-Source", "X-Skill-Version", "X-Skill-Platform"};
+
+  protected final NemoBackend backend;
+  protected final ActorSystem<?> system;
+
+  SimRoutes(NemoBackend backend, ActorSystem<?> system) {
+    this.backend = backend;
+    this.system = system;
+  }
+
+  /** One incoming API call: the request and its (small, strict) body. */
+  final class Call {
+    final HttpRequest request;
+    final String body;
+
+    Call(HttpRequest request, String body) {
+      this.request = request;
+      this.body = body;
+    }
+
+    Optional<String> header(String name) {
+      return request.getHeader(name).map(h -> h.value());
+    }
+
+    boolean hasAttribution() {
+      for (String h : ATTRIBUTION) if (header(h).map(String::isBlank).orElse(true)) return false;
+      return true;
+    }
+
+    /** The body as a JSON object; an empty body is an empty object. */
+    JsonNode json() {
+      if (body.isBlank()) return JsonNodeFactory.instance.objectNode();
+      try {
+        JsonNode node = Json.mapper().readTree(body);
+        if (node == null || !node.isObject()) throw SimError.badRequest("the body must be a JSON object");
+        return node;
+      } catch (IOException e) {
+        throw SimError.badRequest("the body is not valid JSON");
+      }
+    }
+
+    /** The caller's account (1001 otherwise); fault {@code token-revoked} strikes here. */
+    Account account() {
+      Account account = backend.authenticate(header("Authorization"));
+      if (backend.dice.roll(backend.dice.current().tokenRevoked())) {
+        backend.stats().fault("token-revoked");
+        account.revoke();
+        throw SimError.tokenInvalid("token has been revoked");
+      }
+      return account;
+    }
+
+    /** The caller's session (1002 otherwise); fault {@code session-lost} strikes here. */
+    BackendSession session(Account account, String sessionId) {
+      BackendSession session = backend.session(account, sessionId);
+      if (backend.dice.roll(backend.dice.current().sessionLost())) {
+        backend.stats().fault("session-lost");
+        backend.forgetSession(sessionId);
+        throw SimError.sessionNotFound(sessionId);
+      }
+      return session;
+    }
+  }
+
+  /**
+   * An API endpoint: counted under {@code endpoint} in /_sim/stats, subject to the fault mix, its
+   * {@link SimError}s answered as envelopes and anything unexpected as a 500 envelope.
+   */
+  protected Route api(String endpoint, Function<Call, CompletionStage<HttpResponse>> handler) {
+    return extractRequest(request -> extractStrictEntity(BODY_TIMEOUT, MAX_JSON_BYTES, entity -> {
+      Call call = new Call(request, entity.getData().utf8String());
+      SimStats stats = backend.stats();
+      stats.call(endpoint);
+      if (!call.hasAttribution()) stats.missingAttribution.increment();
+      return completeWithFuture(answer(endpoint, call, handler));
+    }));
+  }
+
+  private CompletionStage<HttpResponse> answer(String endpoint, Call call,
+      Function<Call, CompletionStage<HttpResponse>> handler) {
+    Faults faults = backend.dice.current();
+    FaultDice dice = backend.dice;
+    SimStats stats = backend.stats();
+    if (dice.roll(faults.rateLimit429())) {
+      stats.fault("rate-limit-429");
+      long wait = Math.max(1, (long) Math.ceil(backend.settings.scaled(backend.settings.timing().retryAfter()).toMillis() / 1000.0));
+      return done(envelopeError(StatusCodes.TOO_MANY_REQUESTS, 429, "rate limited: too many requests, retry later")
+          .addHeader(RawHeader.create("Retry-After", Long.toString(wait))));
+    }
+    if (dice.roll(faults.serverError5xx())) {
+      stats.fault("server-error-5xx");
+      return done(switch (dice.pick(3)) {
+        case 0 -> envelopeError(StatusCodes.INTERNAL_SERVER_ERROR, 500, "internal server error");
+        // what a load balancer in front of the backend says: not JSON at all
+        case 1 -> HttpResponse.create().withStatus(StatusCodes.BAD_GATEWAY)
+            .withEntity(ContentTypes.TEXT_PLAIN_UTF8, "502 Bad Gateway");
+        default -> envelopeError(StatusCodes.SERVICE_UNAVAILABLE, 503, "service temporarily unavailable");
+      });
+    }
+    if (dice.roll(faults.connectionReset())) {
+      stats.fault("connection-reset");
+      // a failing body makes pekko-http abort the connection: the client sees it drop mid-answer
+      return done(HttpResponse.create().withEntity(HttpEntities.createChunked(ContentTypes.APPLICATION_JSON,
+          Source.<ByteString>failed(new IOException("connection reset by fault injection")))));
+    }
+    CompletionStage<HttpResponse> response;
+    try {
+      response = handler.apply(call);
+    } catch (RuntimeException e) {
+      response = CompletableFuture.failedFuture(e);
+    }
+    response = response.exceptionally(e -> failure(endpoint, e instanceof CompletionException && e.getCause() != null ? e.getCause() : e));
+    if (dice.roll(faults.slowResponse())) {
+      stats.fault("slow-response");
+      Duration delay = backend.settings.scaled(backend.settings.timing().slowResponse());
+      response = response.thenCompose(r -> later(delay, r));
+    }
+    return response;
+  }
+
+  private HttpResponse failure(String endpoint, Throwable e) {
+    if (e instanceof SimError s) return error(s);
+    log.error("{} failed unexpectedly", endpoint, e);
+    return envelopeError(StatusCodes.INTERNAL_SERVER_ERROR, 500, "internal server error");
+  }
+
+  protected <T> CompletionStage<T> later(Duration delay, T value) {
+    CompletableFuture<T> f = new CompletableFuture<>();
+    system.scheduler().scheduleOnce(delay, () -> f.complete(value), system.executionContext());
+    return f;
+  }
+
+  // ---- replies ------------------------------------------------------------------------------------
+
+  static CompletionStage<HttpResponse> done(HttpResponse r) {
+    return CompletableFuture.completedFuture(r);
+  }
+
+  /** {@code {"code":0,"data":…}}. */
+  static HttpResponse ok(Object data) {
+    ObjectNode env = JsonNodeFactory.instance.objectNode();
+    env.put("code", 0);
+    env.put("message", "success");
+    env.set("data", Json.mapper().valueToTree(data));
+    return json(StatusCodes.OK, env);
+  }
+
+  /** The render endpoints' envelope: {@code {"success":true,"data":…}}. */
+  static HttpResponse success(Object data) {
+    ObjectNode env = JsonNodeFactory.instance.objectNode();
+    env.put("success", true);
+    env.set("data", Json.mapper().valueToTree(data));
+    return json(StatusCodes.OK, env);
+  }
+
+  /** A business error: HTTP 200 + non-zero code, or the matching HTTP status when so configured. */
+  HttpResponse error(SimError e) {
+    boolean asStatus = e.alwaysHttp || backend.settings.errorsAsHttpStatus();
+    return envelopeError(asStatus ? StatusCodes.get(e.httpStatus) : StatusCodes.OK, e.code, e.getMessage());
+  }
+
+  static HttpResponse envelopeError(org.apache.pekko.http.javadsl.model.StatusCode status, int code, String message) {
+    ObjectNode env = JsonNodeFactory.instance.objectNode();
+    env.put("code", code);
+    env.put("message", message);
+    env.putNull("data");
+    return json(status, env);
+  }
+
+  static HttpResponse json(org.apache.pekko.http.javadsl.model.StatusCode status, Object body) {
+    return HttpResponse.create().withStatus(status).withEntity(ContentTypes.APPLICATION_JSON, Json.bytes(body));
+  }
+}

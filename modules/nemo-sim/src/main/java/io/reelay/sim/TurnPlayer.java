@@ -1,0 +1,103 @@
+package io.reelay.sim;
+
+import java.io.IOException;
+import java.time.Duration;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Plays a {@link Turn} on the scheduler (no thread blocks while the agent "works") and feeds the
+ * SSE bytes into a bounded queue the HTTP response streams from. The turn runs to its end even when
+ * the client disconnects or the stream is cut by a fault: like the real backend, the work and the
+ * credits are not undone by a dropped connection. Beats run strictly one after another.
+ */
+final class TurnPlayer {
+
+  private static final Logger log = LoggerFactory.getLogger(TurnPlayer.class);
+
+  /** The stream ended abruptly on purpose (fault {@code stream-cut}). */
+  static final class StreamCut extends IOException {
+    StreamCut() {
+      super("stream cut by fault injection", null);
+    }
+  }
+
+  private final ActorSystem<?> system;
+  private final Turn turn;
+  private final SseWire wire;
+  private final Duration heartbeatInterval;
+  private final int cutAfterBeat;
+  private final BoundedSourceQueue<ByteString> queue;
+  private final Source<ByteString, ?> source;
+  private boolean cut;
+
+  /** @param cutAfterBeat index of the beat after which the connection is cut, or -1 */
+  TurnPlayer(ActorSystem<?> system, Turn turn, SseWire wire, Duration heartbeatInterval, int cutAfterBeat) {
+    this.system = system;
+    this.turn = turn;
+    this.wire = wire;
+    this.heartbeatInterval = heartbeatInterval;
+    this.cutAfterBeat = cutAfterBeat;
+    // a turn emits a few dozen events plus heartbeats; more than this unread means nobody is reading
+    var pair = Source.<ByteString>queue(4096).preMaterialize(system);
+    this.queue = pair.first();
+    this.source = pair.second();
+  }
+
+  /** The response body; materialise it once. */
+  Source<ByteString, ?> source() {
+    return source;
+  }
+
+  void start() {
+    beat(0);
+  }
+
+  private void beat(int index) {
+    if (index >= turn.beats().size()) {
+      if (!cut) queue.complete(); // end of turn = end of stream: ADK sends no sentinel
+      return;
+    }
+    Turn.Beat beat = turn.beats().get(index);
+    waitThen(beat.delay(), () -> {
+      try {
+        for (AgentEvent e : beat.act().get()) offer(wire.encode(e));
+      } catch (RuntimeException e) {
+        log.error("agent turn failed at beat {}", index, e);
+        if (!cut) queue.fail(e);
+        cut = true;
+        return;
+      }
+      if (index == cutAfterBeat && !cut) {
+        cut = true;
+        queue.fail(new StreamCut());
+      }
+      beat(index + 1);
+    });
+  }
+
+  /** Waits {@code total}, sending a heartbeat every heartbeat interval while it does, then runs {@code next}. */
+  private void waitThen(Duration total, Runnable next) {
+    if (total.compareTo(heartbeatInterval) <= 0) {
+      schedule(total, next);
+    } else {
+      schedule(heartbeatInterval, () -> {
+        offer(wire.encode(AgentEvent.Heartbeat.INSTANCE));
+        waitThen(total.minus(heartbeatInterval), next);
+      });
+    }
+  }
+
+  private void schedule(Duration delay, Runnable task) {
+    system.scheduler().scheduleOnce(delay, task, system.executionContext());
+  }
+
+  private void offer(ByteString bytes) {
+    // Enqueued, or the listener is gone / too slow: the turn goes on regardless
+    if (!cut) queue.offer(bytes);
+  }
+}

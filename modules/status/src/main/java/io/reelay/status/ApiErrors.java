@@ -1,0 +1,126 @@
+package io.reelay.status;
+
+import io.reelay.protocol.Json;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.server.directives.RouteDirectives;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every error of the API has one shape: {@code {"error":{"code":…,"message":…}}}. This class
+ * builds those answers and the exception/rejection handlers that seal the routes.
+ */
+final class ApiErrors {
+
+  private static final Logger log = LoggerFactory.getLogger(ApiErrors.class);
+  private static final RouteDirectives DIRECTIVES = new org.apache.pekko.http.javadsl.server.AllDirectives() {};
+
+  private ApiErrors() {}
+
+  /** An expected failure with its HTTP status, thrown by routes and answered as JSON. */
+  static final class ApiException extends RuntimeException {
+    final StatusCode status;
+    final String code;
+
+    ApiException(StatusCode status, String code, String message) {
+      super(message, null, false, false);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  static ApiException badRequest(String message) {
+    return new ApiException(StatusCodes.BAD_REQUEST, "BAD_REQUEST", message);
+  }
+
+  static HttpResponse response(StatusCode status, String code, String message) {
+    Map<String, Object> error = new LinkedHashMap<>();
+    error.put("code", code);
+    error.put("message", message);
+    return HttpResponse.create()
+        .withStatus(status)
+        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, Json.bytes(Map.of("error", error))));
+  }
+
+  static HttpResponse notFound(String message) {
+    return response(StatusCodes.NOT_FOUND, "NOT_FOUND", message);
+  }
+
+  static String codeFor(StatusCode status) {
+    return switch (status.intValue()) {
+      case 400 -> "BAD_REQUEST";
+      case 401 -> "UNAUTHORIZED";
+      case 403 -> "FORBIDDEN";
+      case 404 -> "NOT_FOUND";
+      case 405 -> "METHOD_NOT_ALLOWED";
+      case 406 -> "NOT_ACCEPTABLE";
+      case 408 -> "REQUEST_TIMEOUT";
+      case 413 -> "PAYLOAD_TOO_LARGE";
+      case 415 -> "UNSUPPORTED_MEDIA_TYPE";
+      case 500 -> "INTERNAL";
+      case 503 -> "UNAVAILABLE";
+      default -> "HTTP_" + status.intValue();
+    };
+  }
+
+  static RejectionHandler rejectionHandler() {
+    return RejectionHandler.newBuilder()
+        .handleNotFound(DIRECTIVES.complete(notFound("no such resource")))
+        .build()
+        .withFallback(RejectionHandler.defaultHandler())
+        .mapRejectionResponse(ApiErrors::asJson);
+  }
+
+  static ExceptionHandler exceptionHandler() {
+    return ExceptionHandler.newBuilder().matchAny(e -> DIRECTIVES.complete(forException(e))).build();
+  }
+
+  static HttpResponse forException(Throwable e) {
+    Throwable t = e;
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof ApiException api) {
+      return response(api.status, api.code, api.getMessage());
+    }
+    if (t instanceof TimeoutException || t instanceof org.apache.kafka.common.errors.TimeoutException) {
+      return response(StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE", "timed out; try again later");
+    }
+    log.error("unexpected error while answering a request", t);
+    return response(StatusCodes.INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
+  }
+
+  /** The default rejection answers are plain text: wrap them in our JSON error shape. */
+  private static HttpResponse asJson(HttpResponse r) {
+    HttpEntity entity = r.entity();
+    if (entity.getContentType().equals(ContentTypes.APPLICATION_JSON)) {
+      return r;
+    }
+    String text = "";
+    if (entity instanceof HttpEntity.Strict strict) {
+      text = strict.getData().decodeString(StandardCharsets.UTF_8);
+    }
+    if (text.isBlank()) {
+      text = r.status().reason();
+    }
+    return response(r.status(), codeFor(r.status()), text).withHeaders(r.getHeaders());
+  }
+
+  static Route complete(HttpResponse r) {
+    return DIRECTIVES.complete(r);
+  }
+}

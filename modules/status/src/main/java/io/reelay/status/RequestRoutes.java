@@ -1,0 +1,255 @@
+package io.reelay.status;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.reelay.protocol.Action;
+import io.reelay.protocol.Json;
+import io.reelay.protocol.Request;
+import io.reelay.protocol.RequestState;
+import io.reelay.protocol.RequestValidation;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.UUID;
+import java.util.concurrent.CompletionStage;
+import java.util.stream.Collectors;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.stream.javadsl.Source;
+
+/**
+ * {@code /v1/requests}: status, live events (SSE), listing, submit and cancel. Every answer is
+ * limited to the caller's tenant; another tenant's request is answered like an unknown one (404).
+ */
+final class RequestRoutes extends AllDirectives {
+
+  private final StatusView view;
+  private final RequestPublisher publisher;
+  private final StatusSettings settings;
+
+  RequestRoutes(StatusView view, RequestPublisher publisher, StatusSettings settings) {
+    this.view = view;
+    this.publisher = publisher;
+    this.settings = settings;
+  }
+
+  /** The routes under {@code /v1/requests}, for a caller of {@code tenant}. */
+  Route route(String tenant) {
+    return concat(
+        pathEnd(
+            () ->
+                concat(
+                    get(() -> listing(tenant)),
+                    post(() -> entity(Unmarshaller.entityToString(), body -> submit(tenant, body))))),
+        pathPrefix(
+            PathMatchers.segment(),
+            id ->
+                concat(
+                    pathEnd(() -> get(() -> status(tenant, id))),
+                    path("events", () -> get(() -> optionalHeaderValueByName("Last-Event-ID", last -> events(tenant, id, last)))),
+                    path("cancel", () -> post(() -> cancel(tenant, id))))));
+  }
+
+  private Route status(String tenant, String id) {
+    return view.status(id)
+        .filter(s -> s.tenant().equals(tenant))
+        .map(s -> complete(json(StatusCodes.OK, statusJson(s))))
+        .orElseGet(() -> complete(unknown(id)));
+  }
+
+  private Route events(String tenant, String id, Optional<String> lastEventId) {
+    if (view.status(id).filter(s -> s.tenant().equals(tenant)).isEmpty()) {
+      return complete(unknown(id));
+    }
+    long after = lastEventId.map(RequestRoutes::parseLastEventId).orElse(Long.MIN_VALUE);
+    Source<ServerSentEvent, NotUsed> sse =
+        view.follow(id, after)
+            .map(e -> ServerSentEvent.create(Json.string(e), Optional.empty(), Optional.of(Long.toString(e.seq())), OptionalInt.empty()))
+            .keepAlive(settings.sseKeepAlive(), ServerSentEvent::heartbeat);
+    return completeOK(sse, EventStreamMarshalling.toEventStream());
+  }
+
+  private Route listing(String tenant) {
+    return parameterOptional(
+        "session",
+        session ->
+            parameterOptional(
+                "state",
+                state ->
+                    parameterOptional(
+                        "limit",
+                        limit -> {
+                          RequestState st = state.filter(s -> !s.isBlank()).map(RequestRoutes::parseState).orElse(null);
+                          int n = limit(limit, settings);
+                          List<StatusView.RequestStatus> hits =
+                              view.list(tenant, session.filter(s -> !s.isBlank()).orElse(null), st, n);
+                          ObjectNode out = Json.mapper().createObjectNode();
+                          out.set("requests", statusArray(hits));
+                          out.put("count", hits.size());
+                          return complete(json(StatusCodes.OK, out));
+                        })));
+  }
+
+  private Route submit(String tenant, String body) {
+    Request request = parseSubmission(tenant, body);
+    return publish(request, Map.of("requestId", request.requestId()));
+  }
+
+  private Route cancel(String tenant, String id) {
+    Optional<StatusView.RequestStatus> target = view.status(id).filter(s -> s.tenant().equals(tenant));
+    if (target.isEmpty()) {
+      return complete(unknown(id));
+    }
+    Request cancel =
+        new Request(
+            Request.VERSION, UUID.randomUUID().toString(), target.get().latest().sessionKey(), tenant, null,
+            Action.CANCEL, null, null, null, id, null, Instant.now());
+    List<String> problems = RequestValidation.problems(cancel);
+    if (!problems.isEmpty()) {
+      return complete(ApiErrors.response(StatusCodes.CONFLICT, "CONFLICT", "cannot cancel " + id + ": " + String.join("; ", problems)));
+    }
+    return publish(cancel, Map.of("requestId", cancel.requestId(), "cancels", id));
+  }
+
+  private Route publish(Request request, Map<String, String> answer) {
+    CompletionStage<HttpResponse> published =
+        publisher.publish(request).thenApply(v -> json(StatusCodes.ACCEPTED, Json.mapper().valueToTree(answer)));
+    return completeWithFuture(published.exceptionally(RequestRoutes::publishFailed));
+  }
+
+  private static HttpResponse publishFailed(Throwable t) {
+    Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    if (cause instanceof java.util.concurrent.TimeoutException
+        || cause instanceof org.apache.kafka.common.errors.TimeoutException) {
+      return ApiErrors.response(
+          StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE",
+          "Kafka did not accept the request in time (is the broker up and the requests topic created?); try again");
+    }
+    return ApiErrors.forException(cause);
+  }
+
+  /**
+   * Reads a submitted request: a JSON object in the shape of {@link Request}. {@code v} defaults
+   * to 1, {@code requestId} is generated when absent, the tenant is the API key's.
+   */
+  static Request parseSubmission(String tenant, String body) {
+    JsonNode node;
+    try {
+      node = Json.mapper().readTree(body);
+    } catch (JsonProcessingException e) {
+      throw ApiErrors.badRequest("the body is not valid JSON: " + e.getOriginalMessage());
+    }
+    if (node == null || !node.isObject()) {
+      throw ApiErrors.badRequest("the body must be a JSON object like {\"sessionKey\":\"…\",\"text\":\"…\"}");
+    }
+    ObjectNode obj = (ObjectNode) node;
+    if (!obj.hasNonNull("v")) {
+      obj.put("v", Request.VERSION);
+    }
+    if (!obj.hasNonNull("requestId")) {
+      obj.put("requestId", UUID.randomUUID().toString());
+    }
+    if (!obj.hasNonNull("submittedAt")) {
+      obj.put("submittedAt", Instant.now().toString());
+    }
+    obj.put("tenant", tenant);
+    Request request;
+    try {
+      request = Json.mapper().treeToValue(obj, Request.class);
+    } catch (JsonProcessingException e) {
+      throw ApiErrors.badRequest(describe(e));
+    } catch (IllegalArgumentException e) {
+      throw ApiErrors.badRequest(e.getMessage());
+    }
+    List<String> problems = RequestValidation.problems(request);
+    if (!problems.isEmpty()) {
+      throw ApiErrors.badRequest(String.join("; ", problems));
+    }
+    return request;
+  }
+
+  private static String describe(JsonProcessingException e) {
+    String field = "";
+    if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
+      field =
+          m.getPath().stream()
+              .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+              .collect(Collectors.joining("."));
+    }
+    Throwable cause = e.getCause();
+    String why = cause instanceof IllegalArgumentException ? cause.getMessage() : e.getOriginalMessage();
+    return field.isEmpty() ? "invalid request: " + why : "invalid field '" + field + "': " + why;
+  }
+
+  private static long parseLastEventId(String value) {
+    try {
+      return Long.parseLong(value.trim());
+    } catch (NumberFormatException e) {
+      throw ApiErrors.badRequest("Last-Event-ID must be the seq of an event (a number)");
+    }
+  }
+
+  private static RequestState parseState(String value) {
+    try {
+      return RequestState.valueOf(value.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw ApiErrors.badRequest(
+          "state must be one of " + java.util.Arrays.toString(RequestState.values()) + ", not '" + value + "'");
+    }
+  }
+
+  static int limit(Optional<String> value, StatusSettings settings) {
+    if (value.isEmpty() || value.get().isBlank()) {
+      return Math.min(settings.defaultListLimit(), settings.maxListLimit());
+    }
+    try {
+      int n = Integer.parseInt(value.get().trim());
+      if (n < 1) {
+        throw ApiErrors.badRequest("limit must be at least 1");
+      }
+      return Math.min(n, settings.maxListLimit());
+    } catch (NumberFormatException e) {
+      throw ApiErrors.badRequest("limit must be a number");
+    }
+  }
+
+  private static HttpResponse unknown(String id) {
+    return ApiErrors.notFound("no request " + id);
+  }
+
+  /** The latest status: the event's fields plus {@code updatedAt}. */
+  static ObjectNode statusJson(StatusView.RequestStatus s) {
+    ObjectNode n = Json.mapper().valueToTree(s.latest());
+    n.put("updatedAt", s.updatedAt().toString());
+    return n;
+  }
+
+  static ArrayNode statusArray(List<StatusView.RequestStatus> statuses) {
+    ArrayNode a = Json.mapper().createArrayNode();
+    statuses.forEach(s -> a.add(statusJson(s)));
+    return a;
+  }
+
+  static HttpResponse json(StatusCode status, JsonNode body) {
+    return HttpResponse.create()
+        .withStatus(status)
+        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, Json.bytes(body)));
+  }
+
+}

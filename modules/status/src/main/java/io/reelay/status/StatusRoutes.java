@@ -1,0 +1,78 @@
+package io.reelay.status;
+
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.Route;
+
+/**
+ * All routes of the status service in one place: authentication, per-resource routes, request
+ * timeout, metrics, and the seal (every error answered as JSON).
+ */
+final class StatusRoutes extends AllDirectives {
+
+  private final ApiKeys apiKeys;
+  private final RequestRoutes requests;
+  private final SessionRoutes sessions;
+  private final HealthRoutes health;
+  private final StatusSettings settings;
+  private final PrometheusMeterRegistry registry;
+
+  StatusRoutes(
+      StatusSettings settings,
+      Map<String, String> apiKeys,
+      StatusView view,
+      RequestPublisher publisher,
+      BooleanSupplier ready,
+      PrometheusMeterRegistry registry) {
+    this.settings = settings;
+    this.registry = registry;
+    this.apiKeys = new ApiKeys(apiKeys);
+    this.requests = new RequestRoutes(view, publisher, settings);
+    this.sessions = new SessionRoutes(view, settings);
+    this.health = new HealthRoutes(ready, view, registry);
+  }
+
+  Route route() {
+    Route api =
+        concat(
+            health.route(),
+            pathPrefix(
+                "v1",
+                () ->
+                    apiKeys.authenticated(
+                        tenant ->
+                            concat(
+                                pathPrefix("requests", () -> requests.route(tenant)),
+                                pathPrefix("sessions", () -> sessions.route(tenant))))));
+    Route sealed =
+        withRequestTimeout(
+                settings.requestTimeout(),
+                req -> ApiErrors.response(StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE", "the request timed out"),
+                () -> api)
+            .seal(ApiErrors.rejectionHandler(), ApiErrors.exceptionHandler());
+    return measured(sealed);
+  }
+
+  /** Counts and times every answer by method and status (never by path: ids would explode it). */
+  private Route measured(Route inner) {
+    return extractRequest(
+        req -> {
+          long start = System.nanoTime();
+          return mapResponse(
+              resp -> {
+                Timer.builder("reelay_status_http_requests")
+                    .description("HTTP requests answered (time to the response head)")
+                    .tag("method", req.method().name())
+                    .tag("status", Integer.toString(resp.status().intValue()))
+                    .register(registry)
+                    .record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+                return resp;
+              },
+              () -> inner);
+        });
+  }
+}

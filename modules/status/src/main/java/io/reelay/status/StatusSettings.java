@@ -1,0 +1,126 @@
+package io.reelay.status;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValue;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Settings of the status service, built once from the {@code reelay.status} config block. {@link
+ * #toString()} never shows the API keys.
+ */
+public record StatusSettings(
+    String host,
+    int port,
+    Map<String, String> apiKeys,
+    Duration sseKeepAlive,
+    int sseBuffer,
+    Duration requestTimeout,
+    Duration publishTimeout,
+    int maxHistoryPerRequest,
+    int maxRequests,
+    int maxListLimit,
+    int defaultListLimit,
+    Duration readyCheckInterval,
+    Duration consumerRestartMinBackoff,
+    Duration consumerRestartMaxBackoff,
+    Map<String, String> consumerProperties,
+    Map<String, String> producerProperties) {
+
+  public StatusSettings {
+    apiKeys = Collections.unmodifiableMap(new LinkedHashMap<>(apiKeys));
+    consumerProperties = Collections.unmodifiableMap(new LinkedHashMap<>(consumerProperties));
+    producerProperties = Collections.unmodifiableMap(new LinkedHashMap<>(producerProperties));
+    if (maxHistoryPerRequest < 1 || maxRequests < 1 || sseBuffer < 1 || maxListLimit < 1) {
+      throw new IllegalArgumentException("reelay.status limits must be at least 1");
+    }
+  }
+
+  /** @param config the {@code reelay.status} block */
+  public static StatusSettings from(Config config) {
+    return new StatusSettings(
+        config.getString("host"),
+        config.getInt("port"),
+        parseApiKeys(config.getString("api-keys")),
+        config.getDuration("sse-keep-alive"),
+        config.getInt("sse-buffer"),
+        config.getDuration("request-timeout"),
+        config.getDuration("publish-timeout"),
+        config.getInt("max-history-per-request"),
+        config.getInt("max-requests"),
+        config.getInt("max-list-limit"),
+        config.getInt("default-list-limit"),
+        config.getDuration("ready-check-interval"),
+        config.getDuration("consumer-restart-min-backoff"),
+        config.getDuration("consumer-restart-max-backoff"),
+        properties(config.getConfig("consumer-properties")),
+        properties(config.getConfig("producer-properties")));
+  }
+
+  /** The defaults of {@code reference.conf} (plus environment overrides). */
+  public static StatusSettings defaults() {
+    return from(com.typesafe.config.ConfigFactory.load().getConfig("reelay.status"));
+  }
+
+  /**
+   * Parses {@code "key=tenant,key2=tenant2"}; a bare {@code key} belongs to tenant {@code
+   * default}. Error messages name the position of a bad entry, never the key itself.
+   */
+  public static Map<String, String> parseApiKeys(String spec) {
+    Map<String, String> keys = new LinkedHashMap<>();
+    if (spec == null || spec.isBlank()) {
+      return keys;
+    }
+    String[] entries = spec.split(",");
+    for (int i = 0; i < entries.length; i++) {
+      String entry = entries[i].trim();
+      if (entry.isEmpty()) {
+        continue;
+      }
+      int eq = entry.indexOf('=');
+      String key = eq < 0 ? entry : entry.substring(0, eq).trim();
+      String tenant = eq < 0 ? "default" : entry.substring(eq + 1).trim();
+      if (key.isEmpty() || tenant.isEmpty()) {
+        throw new IllegalArgumentException(
+            "api-keys entry #" + (i + 1) + " must look like key=tenant (neither part empty)");
+      }
+      keys.put(key, tenant);
+    }
+    return keys;
+  }
+
+  public StatusSettings withPort(int newPort) {
+    return new StatusSettings(host, newPort, apiKeys, sseKeepAlive, sseBuffer, requestTimeout, publishTimeout,
+        maxHistoryPerRequest, maxRequests, maxListLimit, defaultListLimit, readyCheckInterval,
+        consumerRestartMinBackoff, consumerRestartMaxBackoff, consumerProperties, producerProperties);
+  }
+
+  /** The same settings with another key → tenant map (e.g. the key `reelay up` generated). */
+  public StatusSettings withApiKeys(Map<String, String> keys) {
+    return new StatusSettings(host, port, keys, sseKeepAlive, sseBuffer, requestTimeout, publishTimeout,
+        maxHistoryPerRequest, maxRequests, maxListLimit, defaultListLimit, readyCheckInterval,
+        consumerRestartMinBackoff, consumerRestartMaxBackoff, consumerProperties, producerProperties);
+  }
+
+  private static Map<String, String> properties(Config block) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Map.Entry<String, ConfigValue> e : block.entrySet()) {
+      // keys like "group.protocol" are quoted in HOCON; entrySet gives the path with quotes
+      String key = e.getKey().replace("\"", "");
+      out.put(key, String.valueOf(e.getValue().unwrapped()));
+    }
+    return out;
+  }
+
+  @Override
+  public String toString() {
+    return "StatusSettings[host=" + host + ", port=" + port + ", apiKeys=" + apiKeys.size() + " key(s)"
+        + ", sseKeepAlive=" + sseKeepAlive + ", sseBuffer=" + sseBuffer + ", requestTimeout=" + requestTimeout
+        + ", publishTimeout=" + publishTimeout + ", maxHistoryPerRequest=" + maxHistoryPerRequest
+        + ", maxRequests=" + maxRequests + ", maxListLimit=" + maxListLimit
+        + ", defaultListLimit=" + defaultListLimit + ", readyCheckInterval=" + readyCheckInterval
+        + ", consumerProperties=" + consumerProperties + ", producerProperties=" + producerProperties + "]";
+  }
+}

@@ -1,0 +1,39 @@
+package io.reelay.worker;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Pattern;
+
+/**
+ * The backend's agent assumes a GUI ("click Export", "open the panel", "preview in timeline"). Its
+ * replies reach people through events, where no such GUI exists: sentences that are GUI
+ * instructions are removed, descriptions of the content are kept (the seed's translation table).
+ */
+final class GuiTranslator {
+
+  // a sentence ends at . ! ? followed by space (not "3. Title", a numbered item) or at 。！？
+  private static final Pattern SENTENCE = Pattern.compile("(?<=[^0-9][.!?])\\s+|(?<=[。！？])\\s*");
+  private static final List<Pattern> GUI =
+      List.of(
+          Pattern.compile("\\bclick(ing)?\\b"),
+          Pattern.compile("\\b(open|opening)\\s+(the\\s+)?[\\w ]*\\b(panel|menu|tab|sidebar|settings)\\b"),
+          Pattern.compile("\\bdrag(ging)?\\b|\\bdrop\\s+it\\b"),
+          Pattern.compile("\\bpreview\\b.*\\btimeline\\b"),
+          Pattern.compile("\\bexport button\\b"),
+          Pattern.compile("点击|打开|拖拽|导出按钮"));
+
+  private GuiTranslator() {}
+
+  /** The text without GUI instructions; empty when nothing but instructions was said. */
+  static String strip(String text) {
+    List<String> kept = new ArrayList<>();
+    for (String sentence : SENTENCE.split(text.strip())) {
+      String lower = sentence.toLowerCase(Locale.ROOT);
+      if (!sentence.isBlank() && GUI.stream().noneMatch(p -> p.matcher(lower).find())) {
+        kept.add(sentence.strip());
+      }
+    }
+    return String.join(" ", kept);
+  }
+}

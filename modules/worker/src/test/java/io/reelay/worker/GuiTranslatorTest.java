@@ -1,0 +1,25 @@
+package io.reelay.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+class GuiTranslatorTest {
+
+  @Test
+  void guiInstructionsGoContentDescriptionsStay() {
+    assertThat(GuiTranslator.strip(
+            "Done! I added background music and a title. Preview it in the timeline, then click Export to download your video."))
+        .isEqualTo("Done! I added background music and a title.");
+    assertThat(GuiTranslator.strip("Open the effects panel to adjust it. The title now reads 'Paradise Found'."))
+        .isEqualTo("The title now reads 'Paradise Found'.");
+    assertThat(GuiTranslator.strip("Drag it onto the timeline.")).isEmpty();
+    assertThat(GuiTranslator.strip("视频已生成。点击导出按钮下载。")).isEqualTo("视频已生成。");
+    assertThat(GuiTranslator.strip(
+            "Done! Timeline (2 tracks): 1. Video: fox (0-5s) 2. Title: \"Fox\" (0-3s) Preview it in the timeline, then click Export."))
+        .isEqualTo("Done!");
+    assertThat(GuiTranslator.strip("Timeline (2 tracks): 1. Video: fox (0-5s) 2. BGM: Lo-fi (0-5s, 35%). Enjoy!"))
+        .isEqualTo("Timeline (2 tracks): 1. Video: fox (0-5s) 2. BGM: Lo-fi (0-5s, 35%). Enjoy!");
+    assertThat(GuiTranslator.strip("A fox runs through snow at dusk.")).isEqualTo("A fox runs through snow at dusk.");
+  }
+}
