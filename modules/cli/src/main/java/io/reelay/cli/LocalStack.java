@@ -92,9 +92,10 @@ public final class LocalStack implements AutoCloseable {
     m.put("reelay.worker.still-working-interval", scaled(w, "still-working-interval", ts));
     m.put("reelay.worker.render-poll-initial", scaled(w, "render-poll-initial", ts));
     m.put("reelay.worker.render-poll-max", scaled(w, "render-poll-max", ts));
-    m.put("reelay.worker.retry.rate-limit-wait", scaled(w, "retry.rate-limit-wait", ts));
-    m.put("reelay.worker.retry.initial", scaled(w, "retry.initial", ts));
-    m.put("reelay.worker.retry.max", scaled(w, "retry.max", ts));
+    Config n = base.getConfig("reelay.nemo");
+    m.put("reelay.nemo.retry.rate-limit-wait", scaled(n, "retry.rate-limit-wait", ts));
+    m.put("reelay.nemo.retry.initial", scaled(n, "retry.initial", ts));
+    m.put("reelay.nemo.retry.max", scaled(n, "retry.max", ts));
     return ConfigFactory.parseMap(m).withFallback(base).resolve();
   }
 

@@ -18,6 +18,10 @@ final class Envelope {
     if (n != null && n.isObject()) {
       if (n.has("code") && n.get("code").canConvertToInt()) {
         int code = n.get("code").asInt();
+        if (!ok && (code == status || code < 1000)) {
+          // an HTTP status echoed in the envelope (429, 503, …): a transport answer, not a business code
+          throw new NemoException.Http(status, reason(n), retryAfter);
+        }
         if (code != 0) {
           throw new NemoException.Backend(code, status, reason(n));
         }

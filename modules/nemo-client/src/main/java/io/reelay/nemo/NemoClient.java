@@ -16,12 +16,16 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ClassicActorSystemProvider;
 import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.japi.Pair;
+import org.apache.pekko.pattern.Patterns;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
@@ -29,6 +33,8 @@ import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.model.Multipart;
+import org.apache.pekko.http.javadsl.model.Multiparts;
 import org.apache.pekko.http.javadsl.model.headers.Accept;
 import org.apache.pekko.http.javadsl.model.headers.Authorization;
 import org.apache.pekko.http.javadsl.model.headers.HttpCredentials;
@@ -52,31 +58,73 @@ public final class NemoClient {
 
   private static final ByteString NEWLINE = ByteString.fromString("\n");
 
+  /** A retry the client is about to make: who may want to tell a person about it. */
+  public record RetryNotice(String call, int attempt, Duration delay, String code) {}
+
   private final NemoSettings settings;
+  private final org.apache.pekko.actor.ActorSystem system;
   private final Http http;
   private final Materializer mat;
   private final ConnectionPoolSettings pool;
   private final List<HttpHeader> attribution;
   private final LoggingAdapter log;
+  private final RateLimiter limiter;
+  private final Consumer<RetryNotice> onRetry;
 
   public NemoClient(ClassicActorSystemProvider system, NemoSettings settings) {
     this.settings = settings;
-    this.http = Http.get(system.classicSystem());
+    this.system = system.classicSystem();
+    this.http = Http.get(this.system);
     this.mat = Materializer.matFromSystem(system);
-    this.log = system.classicSystem().log();
+    this.log = this.system.log();
     Duration idle = settings.sseHeartbeatTimeout().plusSeconds(30);
     this.pool =
-        ConnectionPoolSettings.create(system.classicSystem())
+        ConnectionPoolSettings.create(this.system)
             .withMaxConnections(settings.maxConnections())
             .withMaxOpenRequests(settings.maxOpenRequests())
+            // retries are FailurePolicy's alone: the pool's own (5 by default, for idempotent
+            // methods) would multiply every attempt and hide faults from the policy
+            .withMaxRetries(0)
             .withIdleTimeout(idle)
             .withConnectionSettings(
-                ClientConnectionSettings.create(system.classicSystem()).withIdleTimeout(idle));
+                ClientConnectionSettings.create(this.system)
+                    .withIdleTimeout(idle)
+                    // raw bytes carry the Authorization header: never log them, whatever the config says
+                    .withLogUnencryptedNetworkBytes(Optional.empty()));
     this.attribution =
         List.of(
             RawHeader.create("X-Skill-Source", settings.skillSource()),
             RawHeader.create("X-Skill-Version", settings.skillVersion()),
             RawHeader.create("X-Skill-Platform", settings.skillPlatform()));
+    this.limiter =
+        RateLimiter.forHost(this.system, hostOf(settings.baseUrl()), settings.callsPerSecond(), settings.callsBurst());
+    this.onRetry = n -> {};
+  }
+
+  private NemoClient(NemoClient base, Consumer<RetryNotice> onRetry) {
+    this.settings = base.settings;
+    this.system = base.system;
+    this.http = base.http;
+    this.mat = base.mat;
+    this.log = base.log;
+    this.pool = base.pool;
+    this.attribution = base.attribution;
+    this.limiter = base.limiter;
+    this.onRetry = onRetry;
+  }
+
+  /** The same client (same pool and limiter) telling {@code onRetry} before each retry it makes. */
+  public NemoClient withRetryListener(Consumer<RetryNotice> onRetry) {
+    return new NemoClient(this, onRetry);
+  }
+
+  private static String hostOf(String url) {
+    try {
+      java.net.URI u = java.net.URI.create(url);
+      return u.getHost() + ":" + u.getPort();
+    } catch (IllegalArgumentException e) {
+      return url;
+    }
   }
 
   public NemoSettings settings() {
@@ -89,7 +137,7 @@ public final class NemoClient {
   public CompletionStage<AnonymousToken> anonymousToken(String clientId) {
     HttpRequest req =
         post("/api/auth/anonymous-token", null).addHeader(RawHeader.create("X-Client-Id", clientId));
-    return json(req, "anonymous-token")
+    return retrying("anonymous-token", () -> json(req, "anonymous-token"))
         .thenApply(
             d ->
                 new AnonymousToken(
@@ -105,7 +153,8 @@ public final class NemoClient {
     if (language != null && !language.isBlank()) {
       body.put("language", language);
     }
-    return json(post("/api/tasks/me/with-session/nemo_agent", body).addHeader(bearer(token)), "session")
+    HttpRequest req = post("/api/tasks/me/with-session/nemo_agent", body).addHeader(bearer(token));
+    return retrying("session", () -> json(req, "session"))
         .thenApply(d -> new BackendSession(d.path("task_id").asText(null), d.path("session_id").asText()));
   }
 
@@ -125,7 +174,9 @@ public final class NemoClient {
         post("/run_sse", body)
             .addHeader(bearer(token))
             .addHeader(Accept.create(MediaTypes.TEXT_EVENT_STREAM.toRange()));
-    CompletionStage<Source<AgentEvent, NotUsed>> opened =
+    // a 429 before the stream means the message was refused, not run: safe to send once more;
+    // any other failure may have reached the agent, and re-sending would pay twice
+    CompletionStage<Source<AgentEvent, NotUsed>> opened = attempt("run_sse", () ->
         send(req, "run_sse")
             .thenCompose(
                 resp -> {
@@ -141,7 +192,7 @@ public final class NemoClient {
                             throw new NemoException.Stream(
                                 "NOT_A_STREAM", "run_sse answered without an event stream");
                           });
-                });
+                }), 1, true);
     return Source.completionStageSource(opened)
         .mapMaterializedValue(m -> NotUsed.getInstance())
         .completionTimeout(settings.sseTotalTimeout())
@@ -155,7 +206,8 @@ public final class NemoClient {
         .getDataBytes()
         .mapError(
             Throwable.class,
-            e -> e instanceof NemoException ? e : new NemoException.Transport("run_sse stream", e))
+            // a connection lost mid-stream is not a transport retry: the message may be running; never re-send
+            e -> e instanceof NemoException ? e : new NemoException.Stream("STREAM_CUT", "the stream broke off: " + e.getMessage()))
         .via(decode(settings.sseMaxLineBytes(), settings.sseHeartbeatTimeout()))
         .mapMaterializedValue(m -> NotUsed.getInstance());
   }
@@ -210,11 +262,63 @@ public final class NemoClient {
     return d.compareTo(min) < 0 ? min : d.compareTo(max) > 0 ? max : d;
   }
 
+  // ---------------------------------------------------------------- E3, E5
+
+  /** E3: a browser claim token ({@code clm_…}) for the session; it cannot call the API. */
+  public CompletionStage<Token> claimToken(Token token, String taskId, String sessionId) {
+    ObjectNode body = Json.mapper().createObjectNode().put("task_id", taskId).put("session_id", sessionId);
+    HttpRequest req = post("/api/auth/claim-token", body).addHeader(bearer(token));
+    return retrying("claim-token", () -> json(req, "claim-token"))
+        .thenApply(d -> Token.of(d.path("claim_token").asText()));
+  }
+
+  /** E5, URL form: the backend fetches the files itself. */
+  public CompletionStage<List<UploadedFile>> uploadUrls(Token token, String sessionId, List<String> urls) {
+    ObjectNode body = Json.mapper().createObjectNode().put("source_type", "url");
+    urls.forEach(body.putArray("urls")::add);
+    HttpRequest req = post("/api/upload-video/nemo_agent/me/" + sessionId, body).addHeader(bearer(token));
+    return json(req, "upload").thenApply(NemoClient::uploaded);
+  }
+
+  /** E5, multipart: one {@code files} part per file. Not retried: a second upload would duplicate media. */
+  public CompletionStage<List<UploadedFile>> uploadFiles(Token token, String sessionId, List<LocalFile> files) {
+    List<Multipart.FormData.BodyPart> parts = new java.util.ArrayList<>();
+    for (LocalFile f : files) {
+      parts.add(Multiparts.createFormDataPartFromPath("files", f.contentType(), f.path()));
+    }
+    HttpRequest req =
+        HttpRequest.create(settings.baseUrl() + "/api/upload-video/nemo_agent/me/" + sessionId)
+            .withMethod(HttpMethods.POST)
+            .addHeaders(attribution)
+            .addHeader(bearer(token))
+            .withEntity(Multiparts.createFormDataFromParts(parts.toArray(Multipart.FormData.BodyPart[]::new)).toEntity());
+    return json(req, "upload").thenApply(NemoClient::uploaded);
+  }
+
+  /** A local file to upload with its content type. */
+  public record LocalFile(Path path, org.apache.pekko.http.javadsl.model.ContentType contentType) {}
+
+  /** E5's answer, per file; {@code duration} in seconds (the draft uses milliseconds). */
+  public record UploadedFile(String filename, String fileType, String cdnUrl, Double duration, Integer width, Integer height) {}
+
+  private static List<UploadedFile> uploaded(JsonNode d) {
+    List<UploadedFile> out = new java.util.ArrayList<>();
+    for (JsonNode f : d.path("files")) {
+      out.add(new UploadedFile(
+          f.path("filename").asText(null), f.path("file_type").asText(null), f.path("cdn_url").asText(null),
+          f.path("duration").isNumber() ? f.get("duration").asDouble() : null,
+          f.path("width").isNumber() ? f.get("width").asInt() : null,
+          f.path("height").isNumber() ? f.get("height").asInt() : null));
+    }
+    return out;
+  }
+
   // ---------------------------------------------------------------- E6, E7
 
   /** E6: the credit balance. */
   public CompletionStage<Credits> credits(Token token) {
-    return json(get("/api/credits/balance/simple").addHeader(bearer(token)), "credits")
+    HttpRequest req = get("/api/credits/balance/simple").addHeader(bearer(token));
+    return retrying("credits", () -> json(req, "credits"))
         .thenApply(
             d -> {
               long available = d.path("available").asLong(0);
@@ -225,7 +329,8 @@ public final class NemoClient {
 
   /** E7: the latest state of a session (draft, media). */
   public CompletionStage<SessionState> state(Token token, String sessionId) {
-    return json(get("/api/state/nemo_agent/me/" + sessionId + "/latest").addHeader(bearer(token)), "state")
+    HttpRequest req = get("/api/state/nemo_agent/me/" + sessionId + "/latest").addHeader(bearer(token));
+    return retrying("state", () -> json(req, "state"))
         .thenApply(
             d ->
                 new SessionState(
@@ -244,19 +349,23 @@ public final class NemoClient {
     body.put("id", renderId).put("sessionId", sessionId);
     body.set("draft", draft);
     body.putObject("output").put("format", format).put("quality", quality);
-    return json(post("/api/render/proxy/lambda", body).addHeader(bearer(token)), "render-submit")
+    // repeatable: the backend answers a known id with that job instead of starting a second one
+    HttpRequest req = post("/api/render/proxy/lambda", body).addHeader(bearer(token));
+    return retrying("render-submit", () -> json(req, "render-submit"))
         .thenApply(d -> renderJob(d, renderId));
   }
 
   /** E9: polls a render; reads {@code data.status/outputUrl} and top-level {@code status/output.url}. */
   public CompletionStage<RenderJob> pollRender(Token token, String renderId) {
-    return json(get("/api/render/proxy/lambda/" + renderId).addHeader(bearer(token)), "render-poll")
+    HttpRequest req = get("/api/render/proxy/lambda/" + renderId).addHeader(bearer(token));
+    return retrying("render-poll", () -> json(req, "render-poll"))
         .thenApply(d -> renderJob(d, renderId));
   }
 
   /** E11: cancels a pending render. */
   public CompletionStage<Void> cancelRender(Token token, String renderId) {
-    return json(post("/api/render/proxy/lambda/" + renderId + "/cancel", null).addHeader(bearer(token)), "render-cancel")
+    HttpRequest req = post("/api/render/proxy/lambda/" + renderId + "/cancel", null).addHeader(bearer(token));
+    return retrying("render-cancel", () -> json(req, "render-cancel"))
         .thenApply(d -> null);
   }
 
@@ -274,7 +383,8 @@ public final class NemoClient {
     if (token.isPresent() && url.startsWith(settings.baseUrl() + "/")) {
       req = req.addHeader(bearer(token.get()));
     }
-    return send(req, "download")
+    HttpRequest finalReq = req;
+    return retrying("download", () -> send(finalReq, "download")
         .thenCompose(
             resp -> {
               if (!resp.status().isSuccess()) {
@@ -282,7 +392,7 @@ public final class NemoClient {
                 throw new NemoException.Http(resp.status().intValue(), "download failed", null);
               }
               return resp.entity().getDataBytes().runWith(FileIO.toPath(target), mat);
-            })
+            }))
         .thenApply(io -> target);
   }
 
@@ -322,12 +432,41 @@ public final class NemoClient {
   }
 
   private CompletionStage<HttpResponse> send(HttpRequest req, String what) {
-    return http.singleRequest(req, http.defaultClientHttpsContext(), pool, log)
+    CompletionStage<Void> permit = limiter == null ? CompletableFuture.completedFuture(null) : limiter.acquire();
+    return permit
+        .thenCompose(p -> http.singleRequest(req, http.defaultClientHttpsContext(), pool, log))
         .exceptionally(
             e -> {
               Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
               throw new NemoException.Transport(what, cause);
             });
+  }
+
+  /**
+   * Runs a repeatable call, retrying the transport rows of {@link FailurePolicy} (429 once after
+   * the stated wait, 5xx/resets with backoff); everything else fails at once.
+   */
+  private <T> CompletionStage<T> retrying(String what, Supplier<CompletionStage<T>> call) {
+    return attempt(what, call, 1, false);
+  }
+
+  private <T> CompletionStage<T> attempt(String what, Supplier<CompletionStage<T>> call, int attempt, boolean only429) {
+    return call.get()
+        .handle((ok, err) -> {
+          if (err == null) {
+            return CompletableFuture.completedFuture(ok);
+          }
+          Throwable cause = FailurePolicy.unwrap(err);
+          Duration wait = settings.retry().delay(cause, attempt, ThreadLocalRandom.current().nextDouble());
+          if (wait == null || (only429 && FailurePolicy.remedy(cause) != FailurePolicy.Remedy.WAIT_AND_RETRY_ONCE)) {
+            return CompletableFuture.<T>failedFuture(cause);
+          }
+          String code = cause instanceof NemoException n ? n.code() : cause.getClass().getSimpleName();
+          log.info("{} failed ({}), retry {} in {} ms", what, code, attempt, wait.toMillis());
+          onRetry.accept(new RetryNotice(what, attempt, wait, code));
+          return Patterns.after(wait, system.scheduler(), system.dispatcher(), () -> attempt(what, call, attempt + 1, only429));
+        })
+        .thenCompose(x -> x);
   }
 
   private CompletionStage<JsonNode> json(HttpRequest req, String what) {

@@ -16,7 +16,10 @@ public record NemoSettings(
     Duration sseTotalTimeout,
     int sseMaxLineBytes,
     int maxConnections,
-    int maxOpenRequests) {
+    int maxOpenRequests,
+    FailurePolicy.RetryPolicy retry,
+    double callsPerSecond,
+    int callsBurst) {
 
   public NemoSettings {
     if (Integer.bitCount(maxOpenRequests) != 1 || maxOpenRequests < maxConnections) {
@@ -40,12 +43,20 @@ public record NemoSettings(
         c.getDuration("sse-total-timeout"),
         c.getInt("sse-max-line-bytes"),
         c.getInt("max-connections"),
-        c.getInt("max-open-requests"));
+        c.getInt("max-open-requests"),
+        new FailurePolicy.RetryPolicy(
+            c.getDuration("retry.initial"),
+            c.getDuration("retry.max"),
+            c.getInt("retry.max-attempts"),
+            c.getDuration("retry.rate-limit-wait")),
+        c.getDouble("calls-per-second"),
+        c.getInt("calls-burst"));
   }
 
   public NemoSettings withBaseUrl(String url) {
     return new NemoSettings(
         url, fixedToken, skillSource, skillVersion, skillPlatform, requestTimeout,
-        sseHeartbeatTimeout, sseTotalTimeout, sseMaxLineBytes, maxConnections, maxOpenRequests);
+        sseHeartbeatTimeout, sseTotalTimeout, sseMaxLineBytes, maxConnections, maxOpenRequests, retry,
+        callsPerSecond, callsBurst);
   }
 }

@@ -106,6 +106,22 @@ class NemoClientAgainstSimTest {
   }
 
   @Test
+  void cancellingAStreamClosesItsConnection() throws Exception {
+    AnonymousToken t = await(client.anonymousToken("client-" + UUID.randomUUID()));
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    // take the first event of a long generation, then cancel: the simulator must see the stream end
+    await(client.runSse(t.token(), s.sessionId(), "generate a 15-second clip of a slow sunrise")
+        .take(1).runWith(Sink.seq(), kit.system()));
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    int active;
+    do {
+      Thread.sleep(50);
+      active = SimAdmin.stats(sim).path("activeStreams").asInt();
+    } while (active > 0 && System.nanoTime() < deadline);
+    assertThat(active).isZero();
+  }
+
+  @Test
   void aBadTokenIs1001() {
     assertThatThrownBy(() -> await(client.credits(Token.of("nmv_usr_not-a-real-token"))))
         .cause()

@@ -83,6 +83,14 @@ class SseDecodeTest {
   }
 
   @Test
+  void eventsFarLargerThanPekkoHttpsSseLimitsAreAccepted() throws Exception {
+    String big = "x".repeat(200_000);
+    List<AgentEvent> events = decode(
+        "data: {\"type\":\"text\",\"content\":\"" + big.substring(0, 100_000), big.substring(100_000) + "\"}\n\n");
+    assertThat(events).containsExactly(new AgentEvent.Text(big, false, null));
+  }
+
+  @Test
   void anErrorPayloadFailsTheStreamWithoutLeakingIt() {
     assertThatThrownBy(() -> decode("data: {\"error\":\"boom with nmv_usr_SECRET123\"}\n\n"))
         .hasCauseInstanceOf(NemoException.Stream.class)

@@ -1,6 +1,7 @@
 package io.reelay.worker;
 
 import io.reelay.nemo.AgentEvent;
+import io.reelay.nemo.FailurePolicy;
 import io.reelay.nemo.Answers.AnonymousToken;
 import io.reelay.nemo.Answers.BackendSession;
 import io.reelay.nemo.Answers.Credits;
@@ -24,7 +25,6 @@ import java.util.Deque;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ThreadLocalRandom;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -71,6 +71,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private record CallFailed(long job, Throwable failure) implements Command {}
 
   private record TimerFired(long job, TimerKind kind) implements Command {}
+
+  private record Retrying(NemoClient.RetryNotice notice) implements Command {}
 
   private enum TimerKind {
     RETRY,
@@ -150,7 +152,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     this.sessionKey = sessionKey;
     this.tenant = tenant;
     this.settings = settings;
-    this.client = client;
+    this.client = client.withRetryListener(n -> ctx.getSelf().tell(new Retrying(n)));
     this.events = events;
     this.clientId = clientIdFor(settings.clientIdPrefix(), tenant, sessionKey);
     client.settings().fixedToken().ifPresent(t -> this.token = t);
@@ -175,6 +177,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(RenderUpdate.class, this::onRenderUpdate)
         .onMessage(CallFailed.class, this::onCallFailed)
         .onMessage(TimerFired.class, this::onTimer)
+        .onMessage(Retrying.class, this::onRetrying)
         .build();
   }
 
@@ -213,7 +216,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     } else {
       switch (job.action) {
         case GENERATE, EDIT -> run(job.action == Action.EDIT ? Phase.EDITING : Phase.GENERATING, this::openStream);
-        case EXPORT -> run(Phase.EXPORTING, this::checkDraft);
+        case EXPORT -> {
+          if (job.renderId == null) {
+            run(Phase.EXPORTING, this::checkDraft);
+          } else {
+            run(Phase.RENDERING, this::pollRender); // never a second submit for the same export
+          }
+        }
         case STATE -> run(Phase.STATE, this::fetchState);
         case CREDITS -> run(Phase.CREDITS, this::fetchCredits);
         case UPLOAD -> finish(RequestState.REJECTED, "Uploads are not supported by this worker yet", null,
@@ -435,13 +444,16 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       job.lastProgress = r.progress();
       emit(RequestState.RUNNING, Phase.RENDERING, "Rendering: " + r.progress() + "%", r.progress() / 100.0);
     }
-    long id = job.id;
-    String renderId = job.renderId;
-    job.step = () -> pipe(client.pollRender(token, renderId), x -> new RenderUpdate(id, x), id);
-    timers.startSingleTimer(key(TimerKind.POLL), new TimerFired(id, TimerKind.POLL), job.pollDelay);
+    job.step = this::pollRender;
+    timers.startSingleTimer(key(TimerKind.POLL), new TimerFired(job.id, TimerKind.POLL), job.pollDelay);
     long next = (long) Math.min(settings.renderPollMax().toMillis(), job.pollDelay.toMillis() * settings.renderPollFactor());
     job.pollDelay = Duration.ofMillis(Math.max(1, next));
     return this;
+  }
+
+  private void pollRender() {
+    long id = job.id;
+    pipe(client.pollRender(token, job.renderId), x -> new RenderUpdate(id, x), id);
   }
 
   // ------------------------------------------------------------------ cancel
@@ -489,13 +501,14 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       return this;
     }
     Throwable t = FailurePolicy.unwrap(m.failure());
+    // transport rows were already retried by the client; what remains is identity repair or the end
     switch (FailurePolicy.remedy(t)) {
       case RENEW_TOKEN -> {
         if (!job.renewedToken && client.settings().fixedToken().isEmpty()) {
           job.renewedToken = true;
           token = null;
           emit(RequestState.RUNNING, Phase.AUTHENTICATING, "The token expired; getting a new one", null);
-          retryStep(Duration.ZERO, true);
+          retryStep();
           return this;
         }
       }
@@ -505,49 +518,29 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
           backendSessionId = null;
           emit(RequestState.RUNNING, Phase.SESSION,
               "The backend session was lost; starting a new one (the agent's earlier history is gone)", null);
-          retryStep(Duration.ZERO, true);
+          retryStep();
           return this;
         }
       }
-      case WAIT_AND_RETRY_ONCE -> {
-        if (job.attempts < 1) {
-          job.attempts++;
-          emit(RequestState.RUNNING, job.phase, "The backend asked us to slow down; retrying shortly", null);
-          retryStep(settings.retry().rateLimitWait(), false);
-          return this;
-        }
-      }
-      case BACKOFF -> {
-        if (job.attempts < settings.retry().maxAttempts()) {
-          job.attempts++;
-          retryStep(settings.retry().backoff(job.attempts, ThreadLocalRandom.current().nextDouble()), false);
-          return this;
-        }
-      }
-      case GIVE_UP -> {}
+      default -> {}
     }
     fail(t);
     return this;
   }
 
-  /** Repeats the current step later; {@code fromTheTop} re-checks identity first. */
-  private void retryStep(Duration delay, boolean fromTheTop) {
-    if (fromTheTop) {
-      Runnable again = this::advance;
-      if (job.action == Action.EXPORT && job.phase == Phase.RENDERING) {
-        again = job.step; // keep polling the same render, with the new identity
-        Runnable poll = again;
-        again = () -> {
-          if (token == null || backendSessionId == null) {
-            advance();
-          } else {
-            poll.run();
-          }
-        };
-      }
-      job.step = again;
+  private Behavior<Command> onRetrying(Retrying m) {
+    if (job != null) {
+      NemoClient.RetryNotice n = m.notice();
+      emit(RequestState.RUNNING, job.phase, "The backend answered " + n.code() + " to " + n.call()
+          + "; retry " + n.attempt() + " in " + Math.max(1, Math.round(n.delay().toMillis() / 1000.0)) + " s", null);
     }
-    timers.startSingleTimer(key(TimerKind.RETRY), new TimerFired(job.id, TimerKind.RETRY), delay);
+    return this;
+  }
+
+  /** Repairs identity and carries on from where the request was (a render keeps its job). */
+  private void retryStep() {
+    job.step = this::advance;
+    timers.startSingleTimer(key(TimerKind.RETRY), new TimerFired(job.id, TimerKind.RETRY), Duration.ZERO);
   }
 
   private Behavior<Command> onTimer(TimerFired m) {
@@ -574,7 +567,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private void fail(Throwable t) {
-    ErrorInfo info = FailurePolicy.describe(t, userId);
+    ErrorInfo info = FailureReport.describe(t, userId);
     getContext().getLog().info("request {} failed in {}: {}", job.request.requestId(), job.phase, t.getMessage());
     finish(RequestState.FAILED, info.reason(), null, info);
   }

@@ -166,9 +166,19 @@ public final class Worker {
     return s.isBlank() || s.length() > 128 ? null : s;
   }
 
-  private static String shortReason(Throwable e) {
-    Throwable t = e.getCause() != null ? e.getCause() : e;
-    String m = String.valueOf(t.getMessage());
+  /** Jackson's failure as a person reads it: the field and what is wrong with it, one line. */
+  static String shortReason(Throwable e) {
+    Throwable t = e instanceof java.io.UncheckedIOException && e.getCause() != null ? e.getCause() : e;
+    String m;
+    if (t instanceof com.fasterxml.jackson.databind.JsonMappingException jm) {
+      Throwable root = jm.getCause() instanceof IllegalArgumentException iae ? iae : null;
+      String field = jm.getPath().isEmpty() ? null : jm.getPath().get(jm.getPath().size() - 1).getFieldName();
+      m = (field == null ? "" : "field '" + field + "': ") + (root != null ? root.getMessage() : jm.getOriginalMessage());
+    } else if (t instanceof com.fasterxml.jackson.core.JsonProcessingException jp) {
+      m = "not JSON (" + jp.getOriginalMessage() + ")";
+    } else {
+      m = String.valueOf(t.getMessage());
+    }
     int nl = m.indexOf('\n');
     m = nl > 0 ? m.substring(0, nl) : m;
     return m.length() > 300 ? m.substring(0, 300) + "…" : m;

@@ -21,22 +21,11 @@ public record WorkerSettings(
     double renderPollFactor,
     Duration renderPollMax,
     Duration renderTimeout,
-    RetryPolicy retry,
     String clientIdPrefix,
     int commitMaxBatch,
     Duration commitMaxInterval,
     Map<String, String> consumerProperties,
     Map<String, String> producerProperties) {
-
-  /** The one retry policy for calls that are safe to repeat. */
-  public record RetryPolicy(Duration initial, Duration max, int maxAttempts, Duration rateLimitWait) {
-
-    /** Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^attempt)]. */
-    public Duration backoff(int attempt, double random) {
-      double cap = Math.min(max.toMillis(), initial.toMillis() * Math.pow(2, Math.max(0, attempt - 1)));
-      return Duration.ofMillis((long) (cap * random));
-    }
-  }
 
   /** @param root the whole config (reads {@code reelay.*}) */
   public static WorkerSettings from(Config root) {
@@ -55,11 +44,6 @@ public record WorkerSettings(
         w.getDouble("render-poll-factor"),
         w.getDuration("render-poll-max"),
         w.getDuration("render-timeout"),
-        new RetryPolicy(
-            w.getDuration("retry.initial"),
-            w.getDuration("retry.max"),
-            w.getInt("retry.max-attempts"),
-            w.getDuration("retry.rate-limit-wait")),
         w.getString("client-id-prefix"),
         w.getInt("commit.max-batch"),
         w.getDuration("commit.max-interval"),
@@ -78,14 +62,14 @@ public record WorkerSettings(
   public WorkerSettings withKafka(String bootstrap, Topics topics) {
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
-        stillWorkingInterval, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout, retry,
+        stillWorkingInterval, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
         clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
-        stillWorkingInterval, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout, retry,
+        stillWorkingInterval, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
         clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 }

@@ -53,7 +53,7 @@ class WorkerIntegrationTest {
             "nemo-sim.time-scale", 0.005,
             "reelay.worker.render-poll-initial", "100ms",
             "reelay.worker.render-poll-max", "300ms",
-            "reelay.worker.retry.initial", "100ms"))
+            "reelay.nemo.retry.initial", "100ms"))
         .withFallback(ConfigFactory.load()).resolve();
     kit = ActorTestKit.create("worker-it", config);
     sim = NemoSim.start(kit.system(), SimSettings.from(config.getConfig("nemo-sim")))

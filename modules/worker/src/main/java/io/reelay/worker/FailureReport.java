@@ -2,64 +2,18 @@ package io.reelay.worker;
 
 import io.reelay.nemo.NemoException;
 import io.reelay.protocol.Event.ErrorInfo;
-import java.util.concurrent.CompletionException;
+import io.reelay.nemo.FailurePolicy;
 
 /**
- * The one table that says, for every backend code and transport fault, what a session does next
- * (nemo-api.md §6–7, the seed's error table). Tested row by row.
+ * What a person reads when a request fails: the reason and a hint they can act on, for every row of
+ * the seed's error table. Whether a failure is retried is {@link io.reelay.nemo.FailurePolicy}'s call.
  */
-public final class FailurePolicy {
-
-  /** What to do about a failed call. */
-  public enum Remedy {
-    /** 1001 (and the CLI gateway's 1010/1011, HTTP 401): get a new token, retry the call once. */
-    RENEW_TOKEN,
-    /** 1002: create a new backend session (the agent's history is lost), retry once. */
-    NEW_SESSION,
-    /** 429: wait the server's stated time or 30 s, retry once. */
-    WAIT_AND_RETRY_ONCE,
-    /** 5xx, 408, resets, timeouts: exponential backoff with full jitter, finite. */
-    BACKOFF,
-    /** Everything else: the request ends with a clear reason; retrying would not help. */
-    GIVE_UP
-  }
+public final class FailureReport {
 
   public static final String ACCEPTED_FORMATS =
       "video: mp4 mov avi webm mkv; image: jpg png gif webp; audio: mp3 wav m4a aac";
 
-  private FailurePolicy() {}
-
-  public static Throwable unwrap(Throwable t) {
-    while (t instanceof CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
-  }
-
-  public static Remedy remedy(Throwable failure) {
-    Throwable t = unwrap(failure);
-    if (t instanceof NemoException.Backend b) {
-      return switch (b.backendCode()) {
-        case 1001, 1010, 1011 -> Remedy.RENEW_TOKEN;
-        case 1002 -> Remedy.NEW_SESSION;
-        default -> b.httpStatus() >= 500 ? Remedy.BACKOFF : Remedy.GIVE_UP;
-      };
-    }
-    if (t instanceof NemoException.Http h) {
-      int s = h.status();
-      if (s == 401) {
-        return Remedy.RENEW_TOKEN;
-      }
-      if (s == 429) {
-        return Remedy.WAIT_AND_RETRY_ONCE;
-      }
-      return s >= 500 || s == 408 ? Remedy.BACKOFF : Remedy.GIVE_UP;
-    }
-    if (t instanceof NemoException.Transport) {
-      return Remedy.BACKOFF;
-    }
-    return Remedy.GIVE_UP;
-  }
+  private FailureReport() {}
 
   /**
    * What a person reads when the request fails because of {@code failure}.
@@ -67,7 +21,7 @@ public final class FailurePolicy {
    * @param userId the backend user id, for the registration link of anonymous users (may be null)
    */
   public static ErrorInfo describe(Throwable failure, String userId) {
-    Throwable t = unwrap(failure);
+    Throwable t = FailurePolicy.unwrap(failure);
     if (t instanceof NemoException.Backend b) {
       return switch (b.backendCode()) {
         case 2001 -> new ErrorInfo("2001", "Not enough credits for this operation", false,

@@ -1,0 +1,203 @@
+package io.reelay.nemo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.reelay.nemo.Answers.AnonymousToken;
+import io.reelay.nemo.Answers.BackendSession;
+import io.reelay.nemo.FailurePolicy.Remedy;
+import io.reelay.protocol.Json;
+import io.reelay.sim.NemoSim;
+import io.reelay.sim.SimSettings;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Each row of {@link FailurePolicy}, carried out against the simulator's fault injection: the
+ * simulator's call counters show whether (and how often) the client retried.
+ */
+class FaultsAgainstSimTest {
+
+  private static final int MAX_ATTEMPTS = 3;
+  private static ActorTestKit kit;
+  private static NemoSim sim;
+  private static NemoClient client;
+  private static final List<NemoClient.RetryNotice> notices = new CopyOnWriteArrayList<>();
+  private static final HttpClient http = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() throws Exception {
+    Config config = ConfigFactory.parseMap(Map.of(
+            "nemo-sim.port", 0,
+            "nemo-sim.time-scale", 0.005,
+            "reelay.nemo.retry.initial", "20ms",
+            "reelay.nemo.retry.max", "100ms",
+            "reelay.nemo.retry.max-attempts", MAX_ATTEMPTS,
+            "reelay.nemo.retry.rate-limit-wait", "100ms"))
+        .withFallback(ConfigFactory.load()).resolve();
+    kit = ActorTestKit.create("faults-test", config);
+    sim = NemoSim.start(kit.system(), SimSettings.from(config.getConfig("nemo-sim")))
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()))
+        .withRetryListener(notices::add);
+  }
+
+  @AfterEach
+  void healthyAgain() throws Exception {
+    faults("{}");
+    admin("/_sim/reset", "");
+    notices.clear();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    kit.shutdownTestKit();
+  }
+
+  @Test
+  void rateLimitedCallsWaitAndAreRetriedExactlyOnce() throws Exception {
+    AnonymousToken t = token();
+    faults("{\"rate-limit-429\":1.0}");
+    assertThatThrownBy(() -> await(client.credits(t.token())))
+        .cause().isInstanceOfSatisfying(NemoException.Http.class, h -> assertThat(h.status()).isEqualTo(429));
+    assertThat(calls("credits")).isEqualTo(2);
+    assertThat(notices).extracting(NemoClient.RetryNotice::code).containsExactly("429");
+  }
+
+  @Test
+  void serverErrorsAreRetriedWithBackoffAFiniteNumberOfTimes() throws Exception {
+    AnonymousToken t = token();
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    faults("{\"server-error-5xx\":1.0}");
+    assertThatThrownBy(() -> await(client.state(t.token(), s.sessionId())))
+        .cause().isInstanceOf(NemoException.class);
+    assertThat(calls("state")).isEqualTo(1 + MAX_ATTEMPTS);
+    assertThat(notices).hasSize(MAX_ATTEMPTS);
+  }
+
+  @Test
+  void aTransientServerErrorIsAbsorbed() throws Exception {
+    AnonymousToken t = token();
+    faults("{\"seed\":7,\"server-error-5xx\":0.3}");
+    for (int i = 0; i < 10; i++) {
+      assertThat(await(client.credits(t.token())).available()).isEqualTo(100);
+    }
+    assertThat(notices).isNotEmpty(); // some calls failed and were retried, none reached the caller
+  }
+
+  @Test
+  void connectionResetsAreRetriedWithBackoff() throws Exception {
+    AnonymousToken t = token();
+    faults("{\"connection-reset\":1.0}");
+    assertThatThrownBy(() -> await(client.credits(t.token())))
+        .cause().satisfies(e -> assertThat(FailurePolicy.remedy(e)).isEqualTo(Remedy.BACKOFF));
+    assertThat(calls("credits")).isEqualTo(1 + MAX_ATTEMPTS);
+  }
+
+  @Test
+  void aRevokedTokenIs1001NotRetriedByTheClientAndTheSameClientIdGetsANewOne() throws Exception {
+    String clientId = "client-" + UUID.randomUUID();
+    AnonymousToken t = await(client.anonymousToken(clientId));
+    faults("{\"token-revoked\":1.0}");
+    assertThatThrownBy(() -> await(client.credits(t.token())))
+        .cause().satisfies(e -> assertThat(FailurePolicy.remedy(e)).isEqualTo(Remedy.RENEW_TOKEN));
+    assertThat(calls("credits")).isEqualTo(1);
+    faults("{}");
+    AnonymousToken renewed = await(client.anonymousToken(clientId));
+    assertThat(renewed.token()).isNotEqualTo(t.token());
+    assertThat(renewed.userId()).isEqualTo(t.userId());
+    assertThat(await(client.credits(renewed.token())).total()).isEqualTo(100);
+  }
+
+  @Test
+  void aLostSessionIs1002AndNotRetried() throws Exception {
+    AnonymousToken t = token();
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    faults("{\"session-lost\":1.0}");
+    assertThatThrownBy(() -> await(client.state(t.token(), s.sessionId())))
+        .cause().satisfies(e -> assertThat(FailurePolicy.remedy(e)).isEqualTo(Remedy.NEW_SESSION));
+    assertThat(calls("state")).isEqualTo(1);
+  }
+
+  @Test
+  void runningOutOfCreditsIs2001BeforeAnyStreamAndNeverRetried() throws Exception {
+    AnonymousToken t = token();
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    await(client.runSse(t.token(), s.sessionId(), "generate a 5-second clip of a lighthouse").runWith(Sink.ignore(), kit.system()));
+    assertThatThrownBy(() -> await(client.runSse(t.token(), s.sessionId(), "generate another clip of waves")
+            .runWith(Sink.ignore(), kit.system())))
+        .cause().isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(2001));
+    assertThat(calls("run_sse")).isEqualTo(2);
+    assertThat(stats().path("generations").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  void anUnsupportedUploadTypeIs4001AndNeverRetried() throws Exception {
+    AnonymousToken t = token();
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    assertThatThrownBy(() -> await(client.uploadUrls(t.token(), s.sessionId(), List.of("https://example.com/tool.exe"))))
+        .cause().isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(4001));
+    assertThat(calls("upload")).isEqualTo(1);
+  }
+
+  @Test
+  void aStreamCutMidWayFailsTheSourceAndIsNeverResent() throws Exception {
+    AnonymousToken t = token();
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    faults("{\"stream-cut\":1.0}");
+    assertThatThrownBy(() -> await(client.runSse(t.token(), s.sessionId(), "generate a clip of a harbour at night")
+            .runWith(Sink.ignore(), kit.system())))
+        .cause().satisfies(e -> assertThat(FailurePolicy.remedy(e)).isEqualTo(Remedy.GIVE_UP));
+    assertThat(calls("run_sse")).isEqualTo(1);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private static AnonymousToken token() throws Exception {
+    return await(client.anonymousToken("client-" + UUID.randomUUID()));
+  }
+
+  private static <T> T await(CompletionStage<T> s) throws Exception {
+    return s.toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  private static void faults(String json) throws Exception {
+    HttpResponse<String> r = admin("/_sim/faults", json);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+  }
+
+  private static HttpResponse<String> admin(String path, String json) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(sim.baseUrl() + path))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static JsonNode stats() throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(sim.baseUrl() + "/_sim/stats")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    return Json.mapper().readTree(r.body());
+  }
+
+  private static int calls(String endpoint) throws Exception {
+    return stats().path("calls").path(endpoint).asInt();
+  }
+}
