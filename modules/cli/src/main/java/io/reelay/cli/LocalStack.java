@@ -90,6 +90,8 @@ public final class LocalStack implements AutoCloseable {
     m.put("reelay.status.port", o.statusPort());
     m.put("reelay.status.api-keys", o.apiKey() + "=default");
     m.put("reelay.worker.still-working-interval", scaled(w, "still-working-interval", ts));
+    m.put("reelay.worker.recovery.first-check", scaled(w, "recovery.first-check", ts));
+    m.put("reelay.worker.recovery.interval", scaled(w, "recovery.interval", ts));
     m.put("reelay.worker.render-poll-initial", scaled(w, "render-poll-initial", ts));
     m.put("reelay.worker.render-poll-max", scaled(w, "render-poll-max", ts));
     Config n = base.getConfig("reelay.nemo");

@@ -8,12 +8,15 @@ import io.reelay.nemo.Answers.Credits;
 import io.reelay.nemo.Answers.RenderJob;
 import io.reelay.nemo.Answers.SessionState;
 import io.reelay.nemo.NemoClient;
+import io.reelay.nemo.NemoException;
+import io.reelay.nemo.TimelineDiff;
 import io.reelay.nemo.TimelineSummary;
 import io.reelay.nemo.Token;
 import io.reelay.protocol.Action;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Event.ErrorInfo;
 import io.reelay.protocol.Event.Result;
+import io.reelay.protocol.LanguageDetector;
 import io.reelay.protocol.Phase;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
@@ -78,6 +81,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     RETRY,
     POLL,
     STILL_WORKING,
+    RECOVERY_CHECK,
     DEADLINE
   }
 
@@ -102,6 +106,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private Instant tokenExpiresAt;
   private String userId;
   private String backendSessionId;
+  private String language;
 
   // work
   private final Deque<Handle> queue = new ArrayDeque<>();
@@ -124,6 +129,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     // streaming
     UniqueKillSwitch stream;
     boolean sawText;
+    SessionState before;
+    int unchangedChecks = -1; // >= 0 while recovering from a dropped stream
     // rendering
     String renderId;
     int renderSubmits;
@@ -215,7 +222,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       run(Phase.SESSION, this::createSession);
     } else {
       switch (job.action) {
-        case GENERATE, EDIT -> run(job.action == Action.EDIT ? Phase.EDITING : Phase.GENERATING, this::openStream);
+        case GENERATE, EDIT -> run(job.action == Action.EDIT ? Phase.EDITING : Phase.GENERATING, this::fetchState);
         case EXPORT -> {
           if (job.renderId == null) {
             run(Phase.EXPORTING, this::checkDraft);
@@ -270,7 +277,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private void createSession() {
     long id = job.id;
     emit(RequestState.RUNNING, Phase.SESSION, "Opening a backend session", null);
-    pipe(client.createSession(token, language(job.request)), s -> new SessionReady(id, s), id);
+    if (language == null) {
+      // the session language comes from its first text unless the request names one
+      language = job.request.language() != null ? job.request.language() : LanguageDetector.detect(job.request.text());
+    }
+    pipe(client.createSession(token, language), s -> new SessionReady(id, s), id);
   }
 
   private Behavior<Command> onSessionReady(SessionReady m) {
@@ -326,8 +337,23 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     timers.cancel(key(TimerKind.STILL_WORKING));
     job.stream = null;
     if (m.failure() != null) {
-      // never re-send a generation: that would run (and charge) it twice
-      fail(m.failure());
+      Throwable t = FailurePolicy.unwrap(m.failure());
+      if (t instanceof NemoException.Stream s && !"STREAM_ERROR".equals(s.code())) {
+        // dropped, stalled or too long: never re-send (it would run and charge twice); look instead
+        job.unchangedChecks = 0;
+        emit(RequestState.RUNNING, job.phase, "The connection to the agent " + (s.code().equals("STREAM_CUT") ? "dropped" : "stalled")
+            + "; the message is not sent again. Checking the result in " + seconds(settings.recoveryFirstCheck()), null);
+        job.step = this::fetchState;
+        timers.startSingleTimer(key(TimerKind.RECOVERY_CHECK), new TimerFired(job.id, TimerKind.RECOVERY_CHECK),
+            settings.recoveryFirstCheck());
+      } else if (t instanceof NemoException.Backend || t instanceof NemoException.Http) {
+        // refused before any stream (1001, 1002, 2001, …): the message did not run; start over
+        // from the state check once the identity is repaired
+        job.before = null;
+        return onCallFailed(new CallFailed(job.id, t));
+      } else {
+        fail(t);
+      }
       return this;
     }
     run(job.phase, this::fetchState);
@@ -354,10 +380,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     SessionState s = m.state();
     String timeline = TimelineSummary.of(s.draft());
     switch (job.action) {
-      case GENERATE, EDIT -> {
-        String msg = job.sawText ? timeline : "The agent finished without a reply; " + timeline;
-        finish(RequestState.COMPLETED, msg, new Result(null, timeline, null, null), null);
-      }
+      case GENERATE, EDIT -> afterStreamState(s, timeline);
       case STATE -> finish(RequestState.COMPLETED, timeline, new Result(null, timeline, null, null), null);
       case EXPORT -> {
         if (!s.hasExportableDraft()) {
@@ -371,6 +394,45 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       default -> throw new IllegalStateException("state fetched for " + job.action);
     }
     return this;
+  }
+
+  /** The state before the message (then open the stream), after it, or while recovering a drop. */
+  private void afterStreamState(SessionState s, String timeline) {
+    if (job.before == null) {
+      job.before = s;
+      openStream();
+      return;
+    }
+    Result result = new Result(null, timeline, null, null);
+    boolean changed = !s.fingerprint().equals(job.before.fingerprint());
+    if (job.unchangedChecks >= 0) {
+      if (changed) {
+        finish(RequestState.COMPLETED,
+            "The stream dropped, but the backend finished: " + TimelineDiff.describe(job.before.draft(), s.draft(), timeline),
+            result, null);
+      } else if (++job.unchangedChecks >= settings.recoveryMaxUnchanged()) {
+        finish(RequestState.FAILED, "The connection dropped and nothing changed after " + job.unchangedChecks + " checks", null,
+            new ErrorInfo("STREAM_LOST", "the stream dropped and the backend state did not change", true,
+                "The message was not sent again, to avoid paying twice; send the request again under a new requestId"));
+      } else {
+        emit(RequestState.RUNNING, job.phase, "No change yet (check " + job.unchangedChecks + " of "
+            + settings.recoveryMaxUnchanged() + "); looking again in " + seconds(settings.recoveryInterval()), null);
+        timers.startSingleTimer(key(TimerKind.RECOVERY_CHECK), new TimerFired(job.id, TimerKind.RECOVERY_CHECK),
+            settings.recoveryInterval());
+      }
+      return;
+    }
+    if (job.sawText) {
+      finish(RequestState.COMPLETED, timeline, result, null);
+    } else {
+      // a silent edit: say what changed, as the seed asks
+      finish(RequestState.COMPLETED, TimelineDiff.describe(job.before.draft(), s.draft(), "No visible change; " + timeline),
+          result, null);
+    }
+  }
+
+  private static String seconds(Duration d) {
+    return d.toMillis() < 1000 ? d.toMillis() + " ms" : Math.round(d.toMillis() / 1000.0) + " s";
   }
 
   private void fetchCredits() {
@@ -548,7 +610,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       return this;
     }
     switch (m.kind()) {
-      case RETRY, POLL -> job.step.run();
+      case RETRY, POLL, RECOVERY_CHECK -> job.step.run();
       case STILL_WORKING -> {
         if (Duration.between(job.lastPublished, Instant.now()).compareTo(settings.stillWorkingInterval()) >= 0) {
           emit(RequestState.RUNNING, job.phase, "Still working…", null);
@@ -593,6 +655,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     timers.cancel(key(TimerKind.RETRY));
     timers.cancel(key(TimerKind.POLL));
     timers.cancel(key(TimerKind.STILL_WORKING));
+    timers.cancel(key(TimerKind.RECOVERY_CHECK));
     timers.cancel(key(TimerKind.DEADLINE));
     publish(done.request, done.seq++, state, Phase.DONE, message, state == RequestState.COMPLETED ? 1.0 : null, result, error)
         .whenComplete(
@@ -616,10 +679,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     return events.publish(new Event(Event.VERSION, r.requestId(), sessionKey, tenant, seq, Instant.now(), state, phase,
         message, progress, result, error));
-  }
-
-  private static String language(Request r) {
-    return r.language();
   }
 
   private static Object key(TimerKind k) {

@@ -17,6 +17,9 @@ public record WorkerSettings(
     int maxActiveRequests,
     Duration requestDeadline,
     Duration stillWorkingInterval,
+    Duration recoveryFirstCheck,
+    Duration recoveryInterval,
+    int recoveryMaxUnchanged,
     Duration renderPollInitial,
     double renderPollFactor,
     Duration renderPollMax,
@@ -40,6 +43,9 @@ public record WorkerSettings(
         w.getInt("max-active-requests"),
         w.getDuration("request-deadline"),
         w.getDuration("still-working-interval"),
+        w.getDuration("recovery.first-check"),
+        w.getDuration("recovery.interval"),
+        w.getInt("recovery.max-unchanged"),
         w.getDuration("render-poll-initial"),
         w.getDouble("render-poll-factor"),
         w.getDuration("render-poll-max"),
@@ -62,14 +68,14 @@ public record WorkerSettings(
   public WorkerSettings withKafka(String bootstrap, Topics topics) {
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
-        stillWorkingInterval, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
+        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
         clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
-        stillWorkingInterval, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
+        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
         clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 }

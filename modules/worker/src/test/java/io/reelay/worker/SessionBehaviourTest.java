@@ -1,0 +1,80 @@
+package io.reelay.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.reelay.protocol.Event;
+import io.reelay.protocol.RequestState;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** What a session does by itself when the backend misbehaves, as its events show it. */
+class SessionBehaviourTest {
+
+  private static WorkerHarness h;
+
+  @BeforeAll
+  static void start() throws Exception {
+    h = new WorkerHarness(Map.of(
+        "nemo-sim.time-scale", 0.02,
+        "nemo-sim.credits-per-token", 1000,
+        "reelay.worker.recovery.first-check", "300ms",
+        "reelay.worker.recovery.interval", "300ms"));
+  }
+
+  @AfterEach
+  void healthy() throws Exception {
+    h.faults("{}");
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    h.close();
+  }
+
+  @Test
+  void aSilentEditIsReportedAsWhatChanged() throws Exception {
+    String s = "silent-" + UUID.randomUUID();
+    h.request(s, "g-" + s, "\"text\":\"generate a 5-second clip of a beach\"");
+    assertThat(last(h.eventsUntilTerminal("g-" + s)).state()).isEqualTo(RequestState.COMPLETED);
+    h.faults("{\"silent-edit\":1.0}");
+    h.request(s, "e-" + s, "\"action\":\"edit\",\"text\":\"change the title to 'Paradise Found'\"");
+    Event done = last(h.eventsUntilTerminal("e-" + s));
+    assertThat(done.state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(done.message()).startsWith("Title changed: \"Paradise Found\"");
+  }
+
+  @Test
+  void aDroppedStreamIsNeverResentAndItsResultIsFoundByCheckingTheState() throws Exception {
+    String s = "cut-" + UUID.randomUUID();
+    int messagesBefore = h.stats().path("messages").asInt();
+    h.faults("{\"stream-cut\":1.0}");
+    h.request(s, "g-" + s, "\"text\":\"generate a 5-second clip of a glacier\"");
+    List<Event> events = h.eventsUntilTerminal("g-" + s);
+    assertThat(events).extracting(Event::message).anyMatch(m -> m.contains("not sent again"));
+    Event done = last(events);
+    assertThat(done.state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(done.message()).startsWith("The stream dropped, but the backend finished: Video added:");
+    assertThat(h.stats().path("messages").asInt() - messagesBefore).isEqualTo(1);
+    assertThat(h.stats().path("repeatedMessages").asInt()).isZero();
+  }
+
+  @Test
+  void aRunningGenerationCanBeCancelled() throws Exception {
+    String s = "cancel-" + UUID.randomUUID();
+    h.request(s, "g-" + s, "\"text\":\"generate a 15-second clip of a long sunrise\"");
+    h.readUntil(h.topics.events(), records -> records.stream().anyMatch(r -> r.key().equals("g-" + s)
+        && new String(r.value()).contains("GENERATING")));
+    h.request(s, "x-" + s, "\"action\":\"cancel\",\"cancels\":\"g-" + s + "\"");
+    assertThat(last(h.eventsUntilTerminal("g-" + s)).state()).isEqualTo(RequestState.CANCELLED);
+    assertThat(last(h.eventsUntilTerminal("x-" + s)).state()).isEqualTo(RequestState.COMPLETED);
+  }
+
+  private static Event last(List<Event> events) {
+    return events.get(events.size() - 1);
+  }
+}
