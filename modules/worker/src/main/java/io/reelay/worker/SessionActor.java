@@ -75,6 +75,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private record TimerFired(long job, TimerKind kind) implements Command {}
 
+  private record Uploaded(long job, java.util.List<NemoClient.UploadedFile> files) implements Command {}
+
   private record Retrying(NemoClient.RetryNotice notice) implements Command {}
 
   private enum TimerKind {
@@ -185,6 +187,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(CallFailed.class, this::onCallFailed)
         .onMessage(TimerFired.class, this::onTimer)
         .onMessage(Retrying.class, this::onRetrying)
+        .onMessage(Uploaded.class, this::onUploaded)
         .build();
   }
 
@@ -232,8 +235,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         }
         case STATE -> run(Phase.STATE, this::fetchState);
         case CREDITS -> run(Phase.CREDITS, this::fetchCredits);
-        case UPLOAD -> finish(RequestState.REJECTED, "Uploads are not supported by this worker yet", null,
-            new ErrorInfo("UNSUPPORTED", "upload is not implemented yet", false, "Send the media as a URL in a later version"));
+        case UPLOAD -> run(Phase.UPLOADING, this::upload);
         case CANCEL -> throw new IllegalStateException("cancel is never queued");
       }
     }
@@ -448,6 +450,37 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     finish(RequestState.COMPLETED,
         "Credits: " + c.available() + " available, " + c.frozen() + " held for running work",
         new Result(null, null, new Event.Credits(c.available(), c.frozen(), c.total()), null), null);
+    return this;
+  }
+
+  // ------------------------------------------------------------------ upload
+
+  private void upload() {
+    long id = job.id;
+    UploadCheck.Verdict v = UploadCheck.check(job.request.upload(), settings.mediaDir(), settings.maxUploadBytes());
+    if (v instanceof UploadCheck.Refused r) {
+      finish(RequestState.REJECTED, "Upload refused: " + r.reason(), null, new ErrorInfo(r.code(), r.reason(), false, r.hint()));
+    } else if (v instanceof UploadCheck.Url u) {
+      emit(RequestState.RUNNING, Phase.UPLOADING, "Adding the file from its URL", null);
+      pipe(client.uploadUrls(token, backendSessionId, java.util.List.of(u.url())), f -> new Uploaded(id, f), id);
+    } else if (v instanceof UploadCheck.LocalFile f) {
+      emit(RequestState.RUNNING, Phase.UPLOADING, "Uploading " + f.path().getFileName() + " (" + f.bytes() / 1024 + " KiB)", null);
+      pipe(client.uploadFiles(token, backendSessionId,
+              java.util.List.of(new NemoClient.LocalFile(f.path(), org.apache.pekko.http.javadsl.model.ContentTypes.parse(f.contentType())))),
+          x -> new Uploaded(id, x), id);
+    }
+  }
+
+  private Behavior<Command> onUploaded(Uploaded m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    java.util.List<Event.Media> media = m.files().stream()
+        .map(f -> new Event.Media(f.filename(), f.fileType(), f.cdnUrl(), f.duration()))
+        .toList();
+    String names = media.stream().map(x -> x.fileName() + (x.fileType() == null ? "" : " (" + x.fileType() + ")"))
+        .collect(java.util.stream.Collectors.joining(", "));
+    finish(RequestState.COMPLETED, "Uploaded " + (names.isEmpty() ? "nothing" : names), new Result(null, null, null, media), null);
     return this;
   }
 

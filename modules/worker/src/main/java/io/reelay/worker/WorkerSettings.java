@@ -24,6 +24,8 @@ public record WorkerSettings(
     double renderPollFactor,
     Duration renderPollMax,
     Duration renderTimeout,
+    java.nio.file.Path mediaDir,
+    long maxUploadBytes,
     String clientIdPrefix,
     int commitMaxBatch,
     Duration commitMaxInterval,
@@ -50,6 +52,8 @@ public record WorkerSettings(
         w.getDouble("render-poll-factor"),
         w.getDuration("render-poll-max"),
         w.getDuration("render-timeout"),
+        java.nio.file.Path.of(w.getString("uploads.media-dir")).toAbsolutePath().normalize(),
+        w.getBytes("uploads.max-bytes"),
         w.getString("client-id-prefix"),
         w.getInt("commit.max-batch"),
         w.getDuration("commit.max-interval"),
@@ -69,13 +73,13 @@ public record WorkerSettings(
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
-        clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
-        clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 }

@@ -74,6 +74,29 @@ class SessionBehaviourTest {
     assertThat(last(h.eventsUntilTerminal("x-" + s)).state()).isEqualTo(RequestState.COMPLETED);
   }
 
+  @Test
+  void aUrlUploadEndsWithTheMediaTheBackendHolds() throws Exception {
+    String s = "up-" + UUID.randomUUID();
+    h.request(s, "u-" + s, "\"text\":\"upload my clip\",\"upload\":{\"url\":\"https://cdn.example.com/clips/beach.mp4\"}");
+    Event done = last(h.eventsUntilTerminal("u-" + s));
+    assertThat(done.state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(done.result().media()).singleElement().satisfies(m -> {
+      assertThat(m.fileName()).isEqualTo("beach.mp4");
+      assertThat(m.fileType()).isEqualTo("video");
+    });
+  }
+
+  @Test
+  void anUploadOutsideTheMediaDirectoryIsRefusedBeforeAnythingIsSent() throws Exception {
+    String s = "up-" + UUID.randomUUID();
+    int uploads = h.stats().path("calls").path("upload").asInt();
+    h.request(s, "u-" + s, "\"action\":\"upload\",\"upload\":{\"path\":\"../../etc/passwd.mp4\"}");
+    Event done = last(h.eventsUntilTerminal("u-" + s));
+    assertThat(done.state()).isEqualTo(RequestState.REJECTED);
+    assertThat(done.error().code()).isEqualTo("PATH_OUTSIDE_MEDIA_DIR");
+    assertThat(h.stats().path("calls").path("upload").asInt()).isEqualTo(uploads);
+  }
+
   private static Event last(List<Event> events) {
     return events.get(events.size() - 1);
   }
