@@ -1,5 +1,6 @@
 package io.reelay.protocol;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.time.Instant;
 import java.util.List;
@@ -43,6 +44,7 @@ public record Event(
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record ErrorInfo(String code, String reason, boolean retryable, String hint) {}
 
+  @JsonIgnore
   public boolean isTerminal() {
     return state != null && state.isTerminal();
   }

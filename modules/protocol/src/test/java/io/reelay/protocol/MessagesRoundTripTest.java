@@ -31,6 +31,7 @@ class MessagesRoundTripTest {
                 new Event.Credits(0, 0, 0), List.of(new Event.Media("a.mp4", "video", "u", 5.0))),
             new Event.ErrorInfo("2001", "out of credits", false, "register"));
     assertThat(Json.read(Json.bytes(e), Event.class)).isEqualTo(e);
+    assertThat(Json.string(e)).doesNotContain("terminal"); // a helper, not a field on the wire
     assertThat(e.isTerminal()).isTrue();
   }
 

@@ -24,6 +24,9 @@ public final class EventPublisher implements AutoCloseable {
 
   private final KafkaProducer<String, byte[]> producer;
   private final Topics topics;
+  // the last seq published per unfinished request, so whoever ends a request after a crash
+  // continues its sequence
+  private final java.util.concurrent.ConcurrentHashMap<String, Long> lastSeq = new java.util.concurrent.ConcurrentHashMap<>();
 
   public EventPublisher(String bootstrap, Topics topics, Map<String, String> overrides) {
     Map<String, Object> p = new HashMap<>(overrides);
@@ -38,6 +41,11 @@ public final class EventPublisher implements AutoCloseable {
 
   /** Publishes a status event; a terminal one also goes to {@code completions}. */
   public CompletionStage<Void> publish(Event e) {
+    if (e.isTerminal()) {
+      lastSeq.remove(e.requestId());
+    } else {
+      lastSeq.merge(e.requestId(), e.seq(), Math::max);
+    }
     byte[] json = Json.bytes(e);
     CompletionStage<Void> sent = send(new ProducerRecord<>(topics.events(), e.requestId(), json));
     if (e.isTerminal()) {
@@ -45,6 +53,11 @@ public final class EventPublisher implements AutoCloseable {
       return sent.thenCombine(completion, (a, b) -> null);
     }
     return sent;
+  }
+
+  /** The seq that follows the last one published for an unfinished request (1 if none). */
+  public long nextSeq(String requestId) {
+    return lastSeq.getOrDefault(requestId, 0L) + 1;
   }
 
   /** The original bytes, unchanged, with the reason and where they came from in headers. */

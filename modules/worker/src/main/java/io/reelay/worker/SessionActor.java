@@ -23,8 +23,6 @@ import io.reelay.protocol.RequestState;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.CompletionStage;
@@ -54,7 +52,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   public sealed interface Command {}
 
-  /** Run this request (after those already queued); {@code replyTo} hears once it is finished. */
+  /** Run this request now (the registry hands a session one at a time); {@code replyTo} hears once it is finished. */
   public record Handle(Request request, ActorRef<Done> replyTo) implements Command {}
 
   private record TokenReady(long job, AnonymousToken token) implements Command {}
@@ -90,12 +88,19 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private static final String TEMPORARY_ISSUE = "encountered a temporary issue";
 
   public static Behavior<Command> create(
-      String sessionKey, String tenant, WorkerSettings settings, NemoClient client, EventPublisher events) {
+      String session, String sessionKey, String tenant, WorkerSettings settings, NemoClient client,
+      EventPublisher events, ActorRef<SessionRegistry.Command> registry) {
     return Behaviors.setup(
-        ctx -> Behaviors.withTimers(t -> new SessionActor(ctx, t, sessionKey, tenant, settings, client, events)));
+        ctx -> {
+          registry.tell(new SessionRegistry.Started(session)); // on every (re)start
+          return Behaviors.withTimers(
+              t -> new SessionActor(ctx, t, session, sessionKey, tenant, settings, client, events, registry));
+        });
   }
 
   private final TimerScheduler<Command> timers;
+  private final String session;
+  private final ActorRef<SessionRegistry.Command> registry;
   private final String sessionKey;
   private final String tenant;
   private final WorkerSettings settings;
@@ -111,7 +116,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private String language;
 
   // work
-  private final Deque<Handle> queue = new ArrayDeque<>();
   private Job job;
   private long jobCounter;
 
@@ -151,13 +155,17 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private SessionActor(
       ActorContext<Command> ctx,
       TimerScheduler<Command> timers,
+      String session,
       String sessionKey,
       String tenant,
       WorkerSettings settings,
       NemoClient client,
-      EventPublisher events) {
+      EventPublisher events,
+      ActorRef<SessionRegistry.Command> registry) {
     super(ctx);
     this.timers = timers;
+    this.session = session;
+    this.registry = registry;
     this.sessionKey = sessionKey;
     this.tenant = tenant;
     this.settings = settings;
@@ -197,24 +205,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (h.request().effectiveAction() == Action.CANCEL) {
       return onCancel(h);
     }
-    int ahead = queue.size() + (job == null ? 0 : 1);
-    publish(h.request(), 1, RequestState.QUEUED, Phase.QUEUED,
-        ahead == 0 ? "Accepted" : "Queued behind " + ahead + " request(s) of this session", null, null, null);
-    queue.add(h);
-    if (job == null) {
-      startNext();
+    if (job != null) {
+      throw new IllegalStateException("session handed " + h.request().requestId() + " while busy with " + job.request.requestId());
     }
-    return this;
-  }
-
-  private void startNext() {
-    Handle next = queue.poll();
-    if (next == null) {
-      return;
-    }
-    job = new Job(next, 2); // seq 1 was the QUEUED event
+    job = new Job(h, 2); // seq 1 was the QUEUED event
     timers.startSingleTimer(key(TimerKind.DEADLINE), new TimerFired(job.id, TimerKind.DEADLINE), settings.requestDeadline());
     advance();
+    return this;
   }
 
   /** Runs whatever the current request needs next: identity first, then its action. */
@@ -553,6 +550,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   // ------------------------------------------------------------------ cancel
 
+  /** Cancels the running request (the registry handles queued and unknown targets). */
   private Behavior<Command> onCancel(Handle h) {
     Request c = h.request();
     String target = c.cancels();
@@ -565,19 +563,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       }
       finish(RequestState.CANCELLED, "Cancelled by request " + c.requestId(), null, null);
       publishOne(c, RequestState.COMPLETED, "Cancelled " + target, h.replyTo());
-      return this;
+    } else {
+      publishOne(c, RequestState.FAILED, "Nothing to cancel: " + target + " already finished", h.replyTo());
     }
-    for (Handle q : queue) {
-      if (q.request().requestId().equals(target)) {
-        queue.remove(q);
-        publish(q.request(), 2, RequestState.CANCELLED, Phase.QUEUED, "Cancelled before it started", null, null, null)
-            .whenComplete((ok, err) -> q.replyTo().tell(Done.getInstance()));
-        publishOne(c, RequestState.COMPLETED, "Cancelled " + target, h.replyTo());
-        return this;
-      }
-    }
-    publishOne(c, RequestState.FAILED, "Nothing to cancel: " + target + " is not running or queued in this session",
-        h.replyTo());
     return this;
   }
 
@@ -697,9 +685,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
                 getContext().getSystem().log().error("terminal event of {} not published: {}", done.request.requestId(), err.toString());
               }
               done.replyTo.tell(Done.getInstance());
+              registry.tell(new SessionRegistry.Finished(session, done.request.requestId()));
             });
     job = null;
-    startNext();
   }
 
   private CompletionStage<Void> publish(

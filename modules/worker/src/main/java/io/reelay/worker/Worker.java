@@ -48,9 +48,11 @@ public final class Worker {
 
   private final ActorSystem<?> system;
   private final EventPublisher events;
-  private final ActorRef<SessionActor.Command> sessions;
+  private final ActorRef<SessionRegistry.Command> sessions;
   private final Consumer.DrainingControl<Done> control;
   private final WorkerSettings settings;
+  private volatile boolean stopping;
+  private CompletionStage<Done> stopped;
 
   private Worker(ActorSystem<?> system, WorkerSettings settings, NemoClient client) {
     this.system = system;
@@ -80,7 +82,7 @@ public final class Worker {
         .streamCompletion()
         .whenComplete(
             (done, err) -> {
-              if (err != null) {
+              if (err != null && !stopping && CoordinatedShutdown.get(system).getShutdownReason().isEmpty()) {
                 // no half-alive worker: stop the node and let the orchestrator restart it
                 log.error("request stream failed, stopping the worker: {}", err.toString());
                 system.terminate();
@@ -92,21 +94,31 @@ public final class Worker {
     return msg.committableOffset();
   }
 
-  /** Starts a worker on {@code system} (several may share one system, e.g. {@code reelay up --workers 3}). */
+  /**
+   * Starts a worker on {@code system} (several may share one system, e.g. {@code reelay up
+   * --workers 3}); it drains when the system shuts down (SIGTERM, Ctrl-C).
+   */
   public static Worker start(ActorSystem<?> system, WorkerSettings settings, NemoClient client) {
-    return new Worker(system, settings, client);
+    Worker w = new Worker(system, settings, client);
+    CoordinatedShutdown.get(system)
+        .addTask(CoordinatedShutdown.PhaseServiceUnbind(), "drain-requests-" + w.hashCode(), w::stop);
+    return w;
   }
 
   /** Stops fetching, lets in-flight requests finish their commit, leaves the group. */
-  public CompletionStage<Done> stop() {
-    return control
-        .drainAndShutdown(system.executionContext())
-        .exceptionally(e -> Done.getInstance())
-        .thenApply(
-            d -> {
-              events.close();
-              return Done.getInstance();
-            });
+  public synchronized CompletionStage<Done> stop() {
+    if (stopped == null) {
+      stopping = true;
+      stopped = control
+          .drainAndShutdown(system.executionContext())
+          .exceptionally(e -> Done.getInstance())
+          .thenApply(
+              d -> {
+                events.close();
+                return Done.getInstance();
+              });
+    }
+    return stopped;
   }
 
   private CompletionStage<Done> handle(ConsumerRecord<String, byte[]> rec) {
@@ -124,8 +136,8 @@ public final class Worker {
       return reject(rec, String.join("; ", problems));
     }
     Duration timeout = settings.requestDeadline().multipliedBy(4);
-    return AskPattern.<SessionActor.Command, Done>ask(
-            sessions, replyTo -> new SessionActor.Handle(request, replyTo), timeout, system.scheduler())
+    return AskPattern.<SessionRegistry.Command, Done>ask(
+            sessions, replyTo -> new SessionRegistry.Submit(request, replyTo), timeout, system.scheduler())
         .exceptionally(
             e -> {
               log.error("request {} did not finish within {}: {}", request.requestId(), timeout, e.toString());
@@ -191,9 +203,7 @@ public final class Worker {
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "reelay-worker", config);
     TopicSetup.ensure(settings.bootstrapServers(), settings.topics(), settings.partitions(), settings.replicationFactor());
     NemoClient client = new NemoClient(system, NemoSettings.from(config.getConfig("reelay.nemo")));
-    Worker worker = start(system, settings, client);
-    CoordinatedShutdown.get(system)
-        .addTask(CoordinatedShutdown.PhaseServiceUnbind(), "drain-requests", () -> worker.stop());
+    start(system, settings, client);
     System.out.println("reelay worker consuming " + settings.topics().requests() + " as group "
         + settings.groupId() + " from " + settings.bootstrapServers() + ", backend " + client.settings().baseUrl());
   }
