@@ -21,9 +21,38 @@ final class GuiTranslator {
           Pattern.compile("\\bdrag(ging)?\\b|\\bdrop\\s+it\\b"),
           Pattern.compile("\\bpreview\\b.*\\btimeline\\b"),
           Pattern.compile("\\bexport button\\b"),
+          Pattern.compile("\\bcheck your (account|billing|balance|credits)\\b"),
           Pattern.compile("点击|打开|拖拽|导出按钮"));
 
+  /** What a GUI instruction asks for, done through the API instead (the seed's table). */
+  enum GuiAction {
+    /** "click Export", "Export button", "导出": run the export flow. */
+    EXPORT,
+    /** "check your account / billing / credits": report the balance. */
+    CREDITS
+  }
+
+  private static final Pattern EXPORT = Pattern.compile("\\bexport\\b|导出");
+  private static final Pattern CREDITS = Pattern.compile("\\b(account|billing|balance|credits)\\b|积分|余额");
+
   private GuiTranslator() {}
+
+  /** The GUI instructions in {@code text} that ask for an action the session can take by API. */
+  static java.util.Set<GuiAction> actions(String text) {
+    java.util.EnumSet<GuiAction> out = java.util.EnumSet.noneOf(GuiAction.class);
+    for (String sentence : SENTENCE.split(text.strip())) {
+      String lower = sentence.toLowerCase(Locale.ROOT);
+      if (GUI.stream().anyMatch(p -> p.matcher(lower).find()) || lower.contains("check your")) {
+        if (EXPORT.matcher(lower).find()) {
+          out.add(GuiAction.EXPORT);
+        }
+        if (CREDITS.matcher(lower).find()) {
+          out.add(GuiAction.CREDITS);
+        }
+      }
+    }
+    return out;
+  }
 
   /** The text without GUI instructions; empty when nothing but instructions was said. */
   static String strip(String text) {

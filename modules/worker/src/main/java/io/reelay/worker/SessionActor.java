@@ -136,6 +136,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     UniqueKillSwitch stream;
     boolean sawText;
     SessionState before;
+    final java.util.Set<GuiTranslator.GuiAction> guiActions = java.util.EnumSet.noneOf(GuiTranslator.GuiAction.class);
+    String timeline;
     int unchangedChecks = -1; // >= 0 while recovering from a dropped stream
     // rendering
     String renderId;
@@ -320,6 +322,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         return this; // a trailing "temporary issue" after normal replies means nothing (the seed)
       }
       job.sawText = true;
+      job.guiActions.addAll(GuiTranslator.actions(text));
       String shown = GuiTranslator.strip(text);
       if (!shown.isEmpty()) {
         emit(RequestState.RUNNING, job.phase, shown, null);
@@ -421,7 +424,16 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       }
       return;
     }
-    if (job.sawText) {
+    job.timeline = timeline;
+    if (job.guiActions.contains(GuiTranslator.GuiAction.EXPORT) && settings.followGuiExport() && s.hasExportableDraft()) {
+      // the agent told the user to click Export: there is no button here, so export by API
+      emit(RequestState.RUNNING, job.phase, timeline, null);
+      emit(RequestState.RUNNING, Phase.EXPORTING, "The agent suggests exporting: rendering the video", null);
+      startRender(s);
+    } else if (job.guiActions.contains(GuiTranslator.GuiAction.CREDITS)) {
+      emit(RequestState.RUNNING, job.phase, timeline, null);
+      run(Phase.CREDITS, this::fetchCredits);
+    } else if (job.sawText) {
       finish(RequestState.COMPLETED, timeline, result, null);
     } else {
       // a silent edit: say what changed, as the seed asks
@@ -446,7 +458,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     Credits c = m.credits();
     finish(RequestState.COMPLETED,
         "Credits: " + c.available() + " available, " + c.frozen() + " held for running work",
-        new Result(null, null, new Event.Credits(c.available(), c.frozen(), c.total()), null), null);
+        new Result(null, job.timeline, new Event.Credits(c.available(), c.frozen(), c.total()), null), null);
     return this;
   }
 
@@ -512,7 +524,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     RenderJob r = m.render();
     if (r.isCompleted()) {
       String url = r.outputUrl() != null ? r.outputUrl() : client.fallbackDownloadUrl(job.renderId);
-      finish(RequestState.COMPLETED, "Your video is ready", new Result(url, null, null, null), null);
+      finish(RequestState.COMPLETED, "Your video is ready", new Result(url, job.timeline, null, null), null);
       return this;
     }
     if (r.isFailed()) {

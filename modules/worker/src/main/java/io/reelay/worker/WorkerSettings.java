@@ -24,6 +24,7 @@ public record WorkerSettings(
     double renderPollFactor,
     Duration renderPollMax,
     Duration renderTimeout,
+    boolean followGuiExport,
     java.nio.file.Path mediaDir,
     long maxUploadBytes,
     String clientIdPrefix,
@@ -52,6 +53,7 @@ public record WorkerSettings(
         w.getDouble("render-poll-factor"),
         w.getDuration("render-poll-max"),
         w.getDuration("render-timeout"),
+        w.getBoolean("follow-gui-export"),
         java.nio.file.Path.of(w.getString("uploads.media-dir")).toAbsolutePath().normalize(),
         w.getBytes("uploads.max-bytes"),
         w.getString("client-id-prefix"),
@@ -72,14 +74,14 @@ public record WorkerSettings(
   public WorkerSettings withKafka(String bootstrap, Topics topics) {
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
-        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
+        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout, followGuiExport,
         mediaDir, maxUploadBytes, clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
-        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout,
+        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout, followGuiExport,
         mediaDir, maxUploadBytes, clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 }

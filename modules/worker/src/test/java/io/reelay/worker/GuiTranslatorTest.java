@@ -7,6 +7,16 @@ import org.junit.jupiter.api.Test;
 class GuiTranslatorTest {
 
   @Test
+  void guiInstructionsBecomeActions() {
+    assertThat(GuiTranslator.actions("Done! Preview it in the timeline, then click Export to download your video."))
+        .containsExactly(GuiTranslator.GuiAction.EXPORT);
+    assertThat(GuiTranslator.actions("视频已生成。点击导出按钮下载。")).containsExactly(GuiTranslator.GuiAction.EXPORT);
+    assertThat(GuiTranslator.actions("Check your account balance in the billing panel."))
+        .containsExactly(GuiTranslator.GuiAction.CREDITS);
+    assertThat(GuiTranslator.actions("I will export nothing until you say so.")).isEmpty(); // not a GUI instruction
+  }
+
+  @Test
   void guiInstructionsGoContentDescriptionsStay() {
     assertThat(GuiTranslator.strip(
             "Done! I added background music and a title. Preview it in the timeline, then click Export to download your video."))

@@ -23,7 +23,8 @@ class SessionBehaviourTest {
         "nemo-sim.time-scale", 0.02,
         "nemo-sim.credits-per-token", 1000,
         "reelay.worker.recovery.first-check", "300ms",
-        "reelay.worker.recovery.interval", "300ms"));
+        "reelay.worker.recovery.interval", "300ms",
+        "reelay.worker.still-working-interval", "300ms"));
   }
 
   @AfterEach
@@ -34,6 +35,18 @@ class SessionBehaviourTest {
   @AfterAll
   static void stop() throws Exception {
     h.close();
+  }
+
+  @Test
+  void aLongGenerationSaysItIsStillWorkingAndEndsWithTheTimelineAndTheVideo() throws Exception {
+    String s = "long-" + UUID.randomUUID();
+    h.request(s, "g-" + s, "\"text\":\"generate a 10-second clip of northern lights\"");
+    List<Event> events = h.eventsUntilTerminal("g-" + s);
+    assertThat(events).extracting(Event::message).contains("Still working…");
+    assertThat(events).extracting(Event::message).anyMatch(m -> m.startsWith("Your raw clip is ready"));
+    Event done = last(events);
+    assertThat(done.state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(done.result().timeline()).contains("Video:").contains("BGM:").contains("Title:");
   }
 
   @Test

@@ -47,6 +47,9 @@ class WorkerIntegrationTest {
       assertThat(last(perRequest).isTerminal()).isTrue();
     }
     assertThat(last(gen).state()).isEqualTo(RequestState.COMPLETED);
+    // the agent's "click Export" is carried out by API: the generation ends with a video too
+    assertThat(last(gen).result().downloadUrl()).contains(".mp4");
+    assertThat(last(gen).result().timeline()).startsWith("Timeline (3 tracks)");
     assertThat(last(exp).state()).isEqualTo(RequestState.COMPLETED);
     assertThat(last(exp).result().downloadUrl()).contains(".mp4");
     assertThat(last(credits).state()).isEqualTo(RequestState.COMPLETED);
