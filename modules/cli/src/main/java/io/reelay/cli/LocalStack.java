@@ -92,8 +92,9 @@ public final class LocalStack implements AutoCloseable {
     m.put("reelay.worker.still-working-interval", scaled(w, "still-working-interval", ts));
     m.put("reelay.worker.recovery.first-check", scaled(w, "recovery.first-check", ts));
     m.put("reelay.worker.recovery.interval", scaled(w, "recovery.interval", ts));
-    m.put("reelay.worker.render-poll-initial", scaled(w, "render-poll-initial", ts));
-    m.put("reelay.worker.render-poll-max", scaled(w, "render-poll-max", ts));
+    m.put("reelay.worker.render-poll.grid", scaled(w, "render-poll.grid", ts));
+    m.put("reelay.worker.render-poll.margin", scaled(w, "render-poll.margin", ts));
+    m.put("reelay.worker.render-poll.min-gap", scaled(w, "render-poll.min-gap", ts));
     Config n = base.getConfig("reelay.nemo");
     m.put("reelay.nemo.retry.rate-limit-wait", scaled(n, "retry.rate-limit-wait", ts));
     m.put("reelay.nemo.retry.initial", scaled(n, "retry.initial", ts));

@@ -9,6 +9,7 @@ import io.reelay.nemo.Answers.RenderJob;
 import io.reelay.nemo.Answers.SessionState;
 import io.reelay.nemo.NemoClient;
 import io.reelay.nemo.NemoException;
+import io.reelay.nemo.RenderPoller;
 import io.reelay.nemo.TimelineDiff;
 import io.reelay.nemo.TimelineSummary;
 import io.reelay.nemo.Token;
@@ -67,7 +68,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private record CreditsReady(long job, Credits credits) implements Command {}
 
-  private record RenderUpdate(long job, RenderJob render) implements Command {}
+  private record RenderUpdate(long job, RenderJob render, boolean submitted) implements Command {}
 
   private record CallFailed(long job, Throwable failure) implements Command {}
 
@@ -142,7 +143,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     // rendering
     String renderId;
     int renderSubmits;
-    Duration pollDelay;
+    RenderPoller poller;
     Instant renderStarted;
     Integer lastProgress;
 
@@ -499,7 +500,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     job.renderSubmits++;
     job.renderId = renderIdFor(job.request.requestId(), job.renderSubmits);
     job.renderStarted = Instant.now();
-    job.pollDelay = settings.renderPollInitial();
+    job.poller = new RenderPoller(settings.renderPollGrid(), settings.renderPollMargin(), settings.renderPollMinGap());
     Request.Output out = job.request.output() == null ? Request.Output.DEFAULT : job.request.output();
     long id = job.id;
     String renderId = job.renderId;
@@ -507,7 +508,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     run(Phase.RENDERING, () -> pipe(
         client.submitRender(token, renderId, backendSessionId, s.draft(),
             out.format() == null ? "mp4" : out.format(), out.quality() == null ? "high" : out.quality()),
-        r -> new RenderUpdate(id, r), id));
+        r -> new RenderUpdate(id, r, true), id));
   }
 
   /** The render id is derived from the requestId, so a repeat after failover is the same job. */
@@ -549,15 +550,17 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       emit(RequestState.RUNNING, Phase.RENDERING, "Rendering: " + r.progress() + "%", r.progress() / 100.0);
     }
     job.step = this::pollRender;
-    timers.startSingleTimer(key(TimerKind.POLL), new TimerFired(job.id, TimerKind.POLL), job.pollDelay);
-    long next = (long) Math.min(settings.renderPollMax().toMillis(), job.pollDelay.toMillis() * settings.renderPollFactor());
-    job.pollDelay = Duration.ofMillis(Math.max(1, next));
+    // the submit's own answer is not a poll: the first poll waits for the poller's first point
+    Duration delay = m.submitted()
+        ? job.poller.first()
+        : job.poller.next(Duration.between(job.renderStarted, Instant.now()), r.progress());
+    timers.startSingleTimer(key(TimerKind.POLL), new TimerFired(job.id, TimerKind.POLL), delay);
     return this;
   }
 
   private void pollRender() {
     long id = job.id;
-    pipe(client.pollRender(token, job.renderId), x -> new RenderUpdate(id, x), id);
+    pipe(client.pollRender(token, job.renderId), x -> new RenderUpdate(id, x, false), id);
   }
 
   // ------------------------------------------------------------------ cancel

@@ -20,9 +20,9 @@ public record WorkerSettings(
     Duration recoveryFirstCheck,
     Duration recoveryInterval,
     int recoveryMaxUnchanged,
-    Duration renderPollInitial,
-    double renderPollFactor,
-    Duration renderPollMax,
+    Duration renderPollGrid,
+    Duration renderPollMargin,
+    Duration renderPollMinGap,
     Duration renderTimeout,
     boolean followGuiExport,
     java.nio.file.Path mediaDir,
@@ -49,9 +49,9 @@ public record WorkerSettings(
         w.getDuration("recovery.first-check"),
         w.getDuration("recovery.interval"),
         w.getInt("recovery.max-unchanged"),
-        w.getDuration("render-poll-initial"),
-        w.getDouble("render-poll-factor"),
-        w.getDuration("render-poll-max"),
+        w.getDuration("render-poll.grid"),
+        w.getDuration("render-poll.margin"),
+        w.getDuration("render-poll.min-gap"),
         w.getDuration("render-timeout"),
         w.getBoolean("follow-gui-export"),
         java.nio.file.Path.of(w.getString("uploads.media-dir")).toAbsolutePath().normalize(),
@@ -74,14 +74,14 @@ public record WorkerSettings(
   public WorkerSettings withKafka(String bootstrap, Topics topics) {
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
-        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout, followGuiExport,
+        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
         mediaDir, maxUploadBytes, clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
-        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollInitial, renderPollFactor, renderPollMax, renderTimeout, followGuiExport,
+        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
         mediaDir, maxUploadBytes, clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 }

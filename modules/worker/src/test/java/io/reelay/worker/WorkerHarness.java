@@ -51,8 +51,9 @@ final class WorkerHarness implements AutoCloseable {
     Map<String, Object> m = new HashMap<>(Map.of(
         "nemo-sim.port", 0,
         "nemo-sim.time-scale", 0.005,
-        "reelay.worker.render-poll-initial", "100ms",
-        "reelay.worker.render-poll-max", "300ms",
+        "reelay.worker.render-poll.grid", "150ms",
+        "reelay.worker.render-poll.margin", "20ms",
+        "reelay.worker.render-poll.min-gap", "20ms",
         "reelay.nemo.retry.initial", "50ms",
         "reelay.nemo.retry.max", "200ms",
         "reelay.nemo.retry.rate-limit-wait", "200ms"));
