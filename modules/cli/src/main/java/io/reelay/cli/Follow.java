@@ -15,8 +15,10 @@ final class Follow {
   /** @return the terminal event */
   static Event untilDone(StatusApi api, String requestId, String label, Duration timeout, PrintStream out)
       throws Exception {
-    ProgressView view = new ProgressView(out, label);
-    Event last = api.follow(requestId, timeout, view::onEvent);
+    Event last;
+    try (ProgressView view = new ProgressView(out, label)) {
+      last = api.follow(requestId, timeout, view::onEvent);
+    }
     if (last.state() != RequestState.COMPLETED && last.error() != null) {
       out.printf("  %s: %s%n", last.state().name().toLowerCase(Locale.ROOT), last.error().reason());
       if (last.error().hint() != null) {

@@ -11,7 +11,7 @@ import java.util.Locale;
  * them one live progress bar (percent when known, elapsed time always), redrawn in place on a
  * terminal.
  */
-final class ProgressView {
+final class ProgressView implements AutoCloseable {
 
   private static final int WIDTH = 30;
 
@@ -20,14 +20,42 @@ final class ProgressView {
   private final String label;
   private final Instant started = Instant.now();
   private boolean barShown;
+  private Event last;
+  // redraws the bar between events, so the elapsed time and the spinner keep moving
+  private final java.util.concurrent.ScheduledExecutorService ticker;
 
   ProgressView(PrintStream out, String label) {
     this.out = out;
     this.tty = System.console() != null && !"dumb".equals(System.getenv("TERM"));
     this.label = label;
+    this.ticker = tty ? java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "progress-ticker");
+      t.setDaemon(true);
+      return t;
+    }) : null;
+    if (ticker != null) {
+      ticker.scheduleAtFixedRate(this::tick, 250, 250, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
   }
 
-  void onEvent(Event e) {
+  private synchronized void tick() {
+    if (last != null && !last.isTerminal()) {
+      drawBar(last);
+      out.flush();
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (ticker != null) {
+      ticker.shutdownNow();
+    }
+    clearBar();
+    out.flush();
+  }
+
+  synchronized void onEvent(Event e) {
+    last = e;
     clearBar();
     if (e.message() != null && !e.message().isBlank()) {
       out.printf("  %s %-10s %s%n", elapsed(), e.phase() == null ? "" : e.phase().name().toLowerCase(Locale.ROOT), e.message());
