@@ -36,6 +36,27 @@ final class Home {
     }
   }
 
+  /** The dev-mode snapshot key in var/state-key, created on first use (owner-only). */
+  String stateKey() throws IOException {
+    Path f = var().resolve("state-key");
+    if (Files.exists(f)) {
+      return Files.readString(f).trim();
+    }
+    Files.createDirectories(var());
+    String key = io.reelay.worker.StateCipher.newKey();
+    Files.writeString(f, key + "\n");
+    ownerOnly(f);
+    return key;
+  }
+
+  private static void ownerOnly(Path f) throws IOException {
+    try {
+      Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
+    } catch (UnsupportedOperationException ignored) {
+      // not a POSIX file system
+    }
+  }
+
   /** Generates a fresh API key and stores it readable by the owner only. */
   String writeNewApiKey() throws IOException {
     byte[] b = new byte[24];
@@ -44,11 +65,7 @@ final class Home {
     Files.createDirectories(var());
     Path f = apiKeyFile();
     Files.writeString(f, key + "\n");
-    try {
-      Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
-    } catch (UnsupportedOperationException ignored) {
-      // not a POSIX file system
-    }
+    ownerOnly(f);
     return key;
   }
 }

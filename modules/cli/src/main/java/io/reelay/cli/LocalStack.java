@@ -89,6 +89,7 @@ public final class LocalStack implements AutoCloseable {
     m.put("nemo-sim.time-scale", ts);
     m.put("reelay.status.port", o.statusPort());
     m.put("reelay.status.api-keys", o.apiKey() + "=default");
+    m.put("reelay.worker.dev-mode", true); // a key from config (var/state-key for `up`) or one per process
     m.put("reelay.worker.still-working-interval", scaled(w, "still-working-interval", ts));
     m.put("reelay.worker.recovery.first-check", scaled(w, "recovery.first-check", ts));
     m.put("reelay.worker.recovery.interval", scaled(w, "recovery.interval", ts));

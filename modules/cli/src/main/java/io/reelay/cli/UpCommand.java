@@ -34,6 +34,11 @@ final class UpCommand implements Callable<Integer> {
       apiKey = null;
       keyNote = "api keys from REELAY_API_KEYS";
     }
+    if (config.getString("reelay.worker.state-key").isBlank()) {
+      // dev mode: a state key kept in var/, so snapshots written before a restart still decrypt
+      config = com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of("reelay.worker.state-key", home.stateKey()))
+          .withFallback(config);
+    }
     double ts = config.getDouble("reelay.embedded.time-scale");
     Topics topics = Topics.withPrefix(config.getString("reelay.topics.prefix"));
     LocalStack stack = LocalStack.start(config, new LocalStack.Options(

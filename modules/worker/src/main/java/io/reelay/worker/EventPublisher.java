@@ -55,6 +55,11 @@ public final class EventPublisher implements AutoCloseable {
     return sent;
   }
 
+  /** The session's latest snapshot, on the compacted sessions topic keyed by session key. */
+  public CompletionStage<Void> snapshot(io.reelay.protocol.SessionSnapshot s) {
+    return send(new ProducerRecord<>(topics.sessions(), s.sessionKey(), Json.bytes(s)));
+  }
+
   /** The seq that follows the last one published for an unfinished request (1 if none). */
   public long nextSeq(String requestId) {
     return lastSeq.getOrDefault(requestId, 0L) + 1;

@@ -21,6 +21,7 @@ import io.reelay.protocol.LanguageDetector;
 import io.reelay.protocol.Phase;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
+import io.reelay.protocol.SessionSnapshot;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -90,18 +91,21 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   public static Behavior<Command> create(
       String session, String sessionKey, String tenant, WorkerSettings settings, NemoClient client,
-      EventPublisher events, ActorRef<SessionRegistry.Command> registry) {
+      EventPublisher events, StateCipher cipher, ActorRef<SessionRegistry.Command> registry) {
     return Behaviors.setup(
         ctx -> {
           registry.tell(new SessionRegistry.Started(session)); // on every (re)start
           return Behaviors.withTimers(
-              t -> new SessionActor(ctx, t, session, sessionKey, tenant, settings, client, events, registry));
+              t -> new SessionActor(ctx, t, session, sessionKey, tenant, settings, client, events, cipher, registry));
         });
   }
 
   private final TimerScheduler<Command> timers;
   private final String session;
   private final ActorRef<SessionRegistry.Command> registry;
+  private final StateCipher cipher;
+  private final java.util.ArrayDeque<String> recentRequestIds = new java.util.ArrayDeque<>();
+  private String taskId;
   private final String sessionKey;
   private final String tenant;
   private final WorkerSettings settings;
@@ -164,8 +168,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       WorkerSettings settings,
       NemoClient client,
       EventPublisher events,
+      StateCipher cipher,
       ActorRef<SessionRegistry.Command> registry) {
     super(ctx);
+    this.cipher = cipher;
     this.timers = timers;
     this.session = session;
     this.registry = registry;
@@ -291,6 +297,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       return this;
     }
     backendSessionId = m.session().sessionId();
+    taskId = m.session().taskId();
+    snapshot();
     job.attempts = 0;
     advance();
     return this;
@@ -300,6 +308,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private void openStream() {
     long id = job.id;
+    snapshot(); // before credits are spent: whoever owns the session next must not send it again
     emit(RequestState.RUNNING, job.phase,
         job.action == Action.EDIT ? "Sending the edit to the agent" : "Asking the agent to generate the video", null);
     Pair<UniqueKillSwitch, CompletionStage<Done>> running =
@@ -509,6 +518,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         client.submitRender(token, renderId, backendSessionId, s.draft(),
             out.format() == null ? "mp4" : out.format(), out.quality() == null ? "high" : out.quality()),
         r -> new RenderUpdate(id, r, true), id));
+    snapshot(); // the render id, so a new owner polls this job instead of submitting another
   }
 
   /** The render id is derived from the requestId, so a repeat after failover is the same job. */
@@ -703,6 +713,26 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
               registry.tell(new SessionRegistry.Finished(session, done.request.requestId()));
             });
     job = null;
+    recentRequestIds.addLast(done.request.requestId());
+    while (recentRequestIds.size() > RECENT) {
+      recentRequestIds.removeFirst();
+    }
+    snapshot();
+  }
+
+  private static final int RECENT = 50;
+
+  /**
+   * Publishes the session's durable state: identity (the token encrypted), the request in flight
+   * with its phase, render id and the state fingerprint from before a credit-spending call, the
+   * recently finished requests, the next event seq.
+   */
+  private void snapshot() {
+    SessionSnapshot.InFlight inFlight = job == null ? null : new SessionSnapshot.InFlight(
+        job.request.requestId(), job.phase, job.renderId, job.before == null ? null : job.before.fingerprint(), job.seq);
+    events.snapshot(new SessionSnapshot(SessionSnapshot.VERSION, sessionKey, tenant, clientId, userId, backendSessionId,
+        taskId, token == null ? null : cipher.encrypt(token.reveal(), sessionKey), tokenExpiresAt, inFlight,
+        java.util.List.copyOf(recentRequestIds), Instant.now()));
   }
 
   private CompletionStage<Void> publish(

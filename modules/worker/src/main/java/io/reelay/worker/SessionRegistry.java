@@ -52,9 +52,10 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     Behavior<SessionActor.Command> create(String session, Request first, ActorRef<Command> registry);
   }
 
-  public static Behavior<Command> create(WorkerSettings settings, NemoClient client, EventPublisher events) {
+  public static Behavior<Command> create(
+      WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher) {
     return create(events, (session, first, registry) ->
-        SessionActor.create(session, first.sessionKey(), first.tenantOrDefault(), settings, client, events, registry));
+        SessionActor.create(session, first.sessionKey(), first.tenantOrDefault(), settings, client, events, cipher, registry));
   }
 
   public static Behavior<Command> create(EventPublisher events, SessionFactory sessions) {

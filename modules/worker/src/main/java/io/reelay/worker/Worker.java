@@ -57,9 +57,10 @@ public final class Worker {
   private Worker(ActorSystem<?> system, WorkerSettings settings, NemoClient client) {
     this.system = system;
     this.settings = settings;
+    StateCipher cipher = settings.stateCipher(); // fails fast without a key outside dev mode
     this.events = new EventPublisher(settings.bootstrapServers(), settings.topics(), settings.producerProperties());
     String id = UUID.randomUUID().toString().substring(0, 8);
-    this.sessions = system.systemActorOf(SessionRegistry.create(settings, client, events), "sessions-" + id, Props.empty());
+    this.sessions = system.systemActorOf(SessionRegistry.create(settings, client, events, cipher), "sessions-" + id, Props.empty());
 
     ConsumerSettings<String, byte[]> consumer =
         ConsumerSettings.create(system, new StringDeserializer(), new ByteArrayDeserializer())

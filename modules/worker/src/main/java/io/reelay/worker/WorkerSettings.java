@@ -28,6 +28,8 @@ public record WorkerSettings(
     java.nio.file.Path mediaDir,
     long maxUploadBytes,
     String clientIdPrefix,
+    String stateKey,
+    boolean devMode,
     int commitMaxBatch,
     Duration commitMaxInterval,
     Map<String, String> consumerProperties,
@@ -57,6 +59,8 @@ public record WorkerSettings(
         java.nio.file.Path.of(w.getString("uploads.media-dir")).toAbsolutePath().normalize(),
         w.getBytes("uploads.max-bytes"),
         w.getString("client-id-prefix"),
+        w.getString("state-key"),
+        w.getBoolean("dev-mode"),
         w.getInt("commit.max-batch"),
         w.getDuration("commit.max-interval"),
         properties(w.getConfig("kafka-consumer")),
@@ -71,17 +75,34 @@ public record WorkerSettings(
     return Map.copyOf(m);
   }
 
+  /** The cipher for snapshot secrets; refuses to go on without a key outside dev mode. */
+  public StateCipher stateCipher() {
+    if (stateKey.isBlank()) {
+      if (!devMode) {
+        throw new IllegalStateException("REELAY_STATE_KEY is not set: session snapshots carry backend tokens and are "
+            + "stored encrypted. Generate a key with `openssl rand -base64 32`, give every worker the same one, and keep it secret.");
+      }
+      return StateCipher.fromBase64(StateCipher.newKey()); // dev mode: good for this process only
+    }
+    return StateCipher.fromBase64(stateKey);
+  }
+
+  @Override
+  public String toString() {
+    return "WorkerSettings[group=" + groupId + ", topics=" + topics + ", bootstrap=" + bootstrapServers + ", state-key redacted]";
+  }
+
   public WorkerSettings withKafka(String bootstrap, Topics topics) {
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
   }
 }

@@ -51,6 +51,7 @@ final class WorkerHarness implements AutoCloseable {
     Map<String, Object> m = new HashMap<>(Map.of(
         "nemo-sim.port", 0,
         "nemo-sim.time-scale", 0.005,
+        "reelay.worker.state-key", StateCipher.newKey(),
         "reelay.worker.render-poll.grid", "150ms",
         "reelay.worker.render-poll.margin", "20ms",
         "reelay.worker.render-poll.min-gap", "20ms",

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
 import io.reelay.protocol.RequestState;
+import io.reelay.protocol.SessionSnapshot;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -64,6 +65,34 @@ class WorkerIntegrationTest {
         list -> list.stream().filter(r -> r.key().endsWith(s)).count() >= 3);
     assertThat(completions.stream().filter(r -> r.key().endsWith(s)).map(r -> Json.read(r.value(), Event.class).requestId()))
         .containsExactlyInAnyOrder("g-" + s, "e-" + s, "c-" + s);
+  }
+
+  @Test
+  void sessionSnapshotsCarryTheTokenOnlyEncryptedAndTheFinishedRequests() throws Exception {
+    String s = "snap-" + UUID.randomUUID();
+    h.request(s, "c-" + s, "\"action\":\"state\"");
+    assertThat(last(h.eventsUntilTerminal("c-" + s)).state()).isEqualTo(RequestState.COMPLETED);
+    List<ConsumerRecord<String, byte[]>> snapshots = h.readUntil(h.topics.sessions(), list -> list.stream()
+        .filter(r -> s.equals(r.key()))
+        .anyMatch(r -> Json.read(r.value(), SessionSnapshot.class).recentRequestIds().contains("c-" + s)));
+    for (ConsumerRecord<String, byte[]> r : snapshots) {
+      assertThat(new String(r.value(), StandardCharsets.UTF_8)).doesNotContain("nmv_usr_");
+    }
+    SessionSnapshot latest = Json.read(snapshots.stream().filter(r -> s.equals(r.key())).reduce((a, b) -> b).orElseThrow().value(),
+        SessionSnapshot.class);
+    assertThat(latest.encryptedToken()).startsWith("v1:");
+    assertThat(latest.backendSessionId()).matches("\\d{19}");
+    assertThat(latest.clientId()).startsWith("reelay-");
+    assertThat(latest.inFlight()).isNull();
+  }
+
+  @Test
+  void aWorkerWithoutAStateKeyRefusesToStartOutsideDevMode() {
+    WorkerSettings noKey = WorkerSettings.from(com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of(
+            "reelay.worker.state-key", "", "reelay.worker.dev-mode", false))
+        .withFallback(com.typesafe.config.ConfigFactory.load()).resolve());
+    org.assertj.core.api.Assertions.assertThatThrownBy(noKey::stateCipher)
+        .hasMessageContaining("REELAY_STATE_KEY is not set").hasMessageContaining("openssl rand -base64 32");
   }
 
   @Test
