@@ -72,7 +72,17 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     final Deque<Submit> queue = new ArrayDeque<>();
     Submit running;
     boolean started;
+    // requests finished here, to recognise one delivered again (a rebalance, a producer retry)
+    final java.util.LinkedHashSet<String> finished = new java.util.LinkedHashSet<>();
+
+    boolean knows(String requestId) {
+      return finished.contains(requestId)
+          || (running != null && running.request().requestId().equals(requestId))
+          || queue.stream().anyMatch(q -> q.request().requestId().equals(requestId));
+    }
   }
+
+  private static final int REMEMBERED = 1000;
 
   private SessionRegistry(ActorContext<Command> ctx, EventPublisher events, SessionFactory factory) {
     super(ctx);
@@ -93,6 +103,12 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private Behavior<Command> onSubmit(Submit s) {
     Request r = s.request();
     Slot slot = sessions.computeIfAbsent(sessionId(r), k -> new Slot());
+    if (slot.knows(r.requestId())) {
+      // the same requestId again: it runs (or ran) once; the record's offset commits in order after it
+      getContext().getLog().info("request {} delivered again; not run twice", r.requestId());
+      s.replyTo().tell(Done.getInstance());
+      return this;
+    }
     if (r.effectiveAction() == Action.CANCEL) {
       cancel(slot, s);
       return this;
@@ -113,6 +129,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     for (Submit q : slot.queue) {
       if (q.request().requestId().equals(target)) {
         slot.queue.remove(q);
+        remember(slot, q.request().requestId());
         publish(q.request(), 2, RequestState.CANCELLED, "Cancelled before it started", null)
             .whenComplete((ok, err) -> q.replyTo().tell(Done.getInstance()));
         publish(c.request(), 1, RequestState.COMPLETED, "Cancelled " + target, null)
@@ -141,6 +158,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     Slot slot = sessions.get(f.session());
     if (slot != null && slot.running != null && slot.running.request().requestId().equals(f.requestId())) {
       slot.running = null;
+      remember(slot, f.requestId());
       dispatch(f.session(), slot);
     }
     return this;
@@ -167,7 +185,6 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
         abandonRunning(session, slot, "the session crashed " + MAX_RESTARTS + " times and was stopped");
       }
     });
-    sessions.values().removeIf(slot -> slot.actor == null && slot.queue.isEmpty() && slot.running == null);
     return this;
   }
 
@@ -175,6 +192,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     Submit lost = slot.running;
     slot.running = null;
     if (lost != null) {
+      remember(slot, lost.request().requestId());
       Request r = lost.request();
       getContext().getLog().error("request {} of session {}: {}", r.requestId(), session, reason);
       publish(r, events.nextSeq(r.requestId()), RequestState.FAILED, "Failed: " + reason,
@@ -183,6 +201,13 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
           .whenComplete((ok, err) -> lost.replyTo().tell(Done.getInstance()));
     }
     dispatch(session, slot);
+  }
+
+  private static void remember(Slot slot, String requestId) {
+    slot.finished.add(requestId);
+    if (slot.finished.size() > REMEMBERED) {
+      slot.finished.remove(slot.finished.iterator().next());
+    }
   }
 
   private ActorRef<SessionActor.Command> spawn(String session, Request r) {

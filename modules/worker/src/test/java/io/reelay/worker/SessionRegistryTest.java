@@ -99,6 +99,22 @@ class SessionRegistryTest {
     assertThat(byRequest.get("c").get(2).state()).isEqualTo(RequestState.COMPLETED);
   }
 
+  @Test
+  void aRequestDeliveredAgainRunsOnce() {
+    ActorRef<SessionRegistry.Command> registry =
+        kit.spawn(SessionRegistry.create(events, (session, first, reg) -> fakeSession(session, reg)));
+    TestProbe<Done> probe = kit.createTestProbe();
+    for (int i = 0; i < 3; i++) {
+      registry.tell(new SessionRegistry.Submit(Request.of("dup", "s2", "once", null), probe.getRef()));
+    }
+    registry.tell(new SessionRegistry.Submit(Request.of("after", "s2", "next", null), probe.getRef()));
+    probe.receiveSeveralMessages(4);
+    Map<String, List<Event>> byRequest = read(12);
+    assertThat(byRequest.get("dup")).extracting(Event::state)
+        .containsExactly(RequestState.QUEUED, RequestState.RUNNING, RequestState.COMPLETED);
+    assertThat(byRequest.get("after")).hasSize(3);
+  }
+
   private static Map<String, List<Event>> read(int atLeast) {
     Map<String, Object> p = new HashMap<>();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TestKafka.bootstrapServers());
@@ -108,8 +124,12 @@ class SessionRegistryTest {
     try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
       consumer.subscribe(List.of(topics.events()));
       long deadline = System.nanoTime() + 30_000_000_000L;
-      while (all.size() < atLeast && System.nanoTime() < deadline) {
-        consumer.poll(java.time.Duration.ofMillis(200)).forEach(r -> all.add(Json.read(r.value(), Event.class)));
+      int quietPolls = 0;
+      // everything was published before the probes heard Done: read until the topic goes quiet
+      while (System.nanoTime() < deadline && (all.size() < atLeast || quietPolls < 3)) {
+        int before = all.size();
+        consumer.poll(java.time.Duration.ofMillis(300)).forEach(r -> all.add(Json.read(r.value(), Event.class)));
+        quietPolls = all.size() == before ? quietPolls + 1 : 0;
       }
     }
     Map<String, List<Event>> by = new HashMap<>();
