@@ -133,7 +133,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     long seq;
     Phase phase = Phase.QUEUED;
     Runnable step;
-    int attempts;
     boolean renewedToken;
     boolean renewedSession;
     Instant lastPublished = Instant.now();
@@ -277,7 +276,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     token = m.token().token();
     tokenExpiresAt = m.token().expiresAt();
     userId = m.token().userId();
-    job.attempts = 0;
     advance();
     return this;
   }
@@ -299,7 +297,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     backendSessionId = m.session().sessionId();
     taskId = m.session().taskId();
     snapshot();
-    job.attempts = 0;
     advance();
     return this;
   }
@@ -388,7 +385,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (stale(m.job())) {
       return this;
     }
-    job.attempts = 0;
     SessionState s = m.state();
     String timeline = TimelineSummary.of(s.draft());
     switch (job.action) {
@@ -531,7 +527,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (stale(m.job())) {
       return this;
     }
-    job.attempts = 0;
     RenderJob r = m.render();
     if (r.isCompleted()) {
       String url = r.outputUrl() != null ? r.outputUrl() : client.fallbackDownloadUrl(job.renderId);
