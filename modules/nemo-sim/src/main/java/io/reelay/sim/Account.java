@@ -44,6 +44,12 @@ final class Account {
     frozen -= cost;
   }
 
+  /** The operation that froze {@code cost} failed: the credits go back. */
+  synchronized void release(int cost) {
+    frozen -= cost;
+    available += cost;
+  }
+
   boolean usable(Instant now) {
     return !revoked && now.isBefore(expiresAt);
   }

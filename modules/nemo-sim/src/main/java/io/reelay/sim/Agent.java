@@ -16,10 +16,32 @@ import java.util.regex.Pattern;
  */
 final class Agent {
 
-  enum Kind { GENERATE, EDIT }
+  enum Kind { GENERATE, EDIT, TEXT, ASK }
+
+  /** How a turn ends besides its normal replies (nemo-api.md §5.4 S-error, crashed turns). */
+  enum Failure { NONE, ERROR, CRASH }
+
+  /**
+   * What the agent will do with one message: its kind, and the scenarios layered on it, chosen by the
+   * magic phrases in the text (README "Scenario phrases") or else by the fault dice.
+   */
+  record Plan(Kind kind, boolean silent, boolean tempIssue, Failure failure, boolean hang, boolean cut, boolean gui,
+      boolean partial) {}
+
+  /** {@code [sim:xyz]} anywhere in a message, case-insensitive. */
+  static final Pattern PHRASE = Pattern.compile("\\[sim:([a-z-]+)\\]", Pattern.CASE_INSENSITIVE);
 
   private static final Pattern GENERATION_WORDS =
       Pattern.compile("\\b(generate|create|make|clip|video)\\b|生成|制作|视频", Pattern.CASE_INSENSITIVE);
+  private static final Pattern EDIT_WORDS = Pattern.compile(
+      "\\b(add|change|remove|replace|set|put|cut|trim|speed|slow|filter|effect|transition|title|caption|music|bgm|song|subtitle|volume)\\b"
+          + "|添加|修改|删除|替换|标题|音乐|字幕",
+      Pattern.CASE_INSENSITIVE);
+  private static final Pattern QUESTION = Pattern.compile(
+      "[?？]\\s*$|^\\s*(what|how|why|who|when|where|which|can you|could you|do you|hello|hi|hey|help|thanks|thank you)\\b"
+          + "|吗|什么|怎么|为什么|你好|帮助",
+      Pattern.CASE_INSENSITIVE);
+  private static final Pattern CJK = Pattern.compile("[\\u4e00-\\u9fff]");
   private static final Pattern SECONDS =
       Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*-?\\s*(?:seconds|second|secs|sec|s|秒)(?![a-z])", Pattern.CASE_INSENSITIVE);
   private static final Pattern QUOTED = Pattern.compile("[\"“「'‘]([^\"”」'’]{1,60})[\"”」'’]");
@@ -33,6 +55,12 @@ final class Agent {
   private static final java.util.Set<String> TRAILING_SMALL_WORDS =
       java.util.Set.of("a", "an", "the", "at", "of", "in", "on", "to", "through", "with", "and", "over", "under");
   private static final List<String> MUSIC = List.of("Lo-fi", "Ambient Piano", "Upbeat Pop", "Cinematic Strings", "Acoustic Folk");
+  /** GUI instructions the real agent gives (it assumes its web editor); clients must translate them (seed table). */
+  static final String ALL_GUI_PHRASES = "Preview in timeline to check it. Open the panel on the right to fine-tune the style. "
+      + "Drag it onto the timeline to move it. When you are happy, click the Export button. 完成后点击导出即可下载。";
+  private static final List<String> EDIT_GUI = List.of(
+      "Open the panel on the right to fine-tune it.", "Drag it onto the timeline to move it.", "Preview in timeline to see the change.");
+  static final String TEMP_ISSUE = "I encountered a temporary issue while finishing up. Please try again in a moment if anything looks wrong.";
 
   private final NemoBackend backend;
   private final SimSettings settings;
@@ -42,22 +70,142 @@ final class Agent {
     this.settings = backend.settings;
   }
 
+  /** The scenario phrases in a message, lower-case, without brackets. */
+  static java.util.Set<String> phrases(String text) {
+    java.util.Set<String> out = new java.util.HashSet<>();
+    Matcher m = PHRASE.matcher(text);
+    while (m.find()) out.add(m.group(1).toLowerCase(Locale.ROOT));
+    return out;
+  }
+
+  /** The message without its scenario phrases (what the agent "reads"). */
+  static String clean(String text) {
+    return PHRASE.matcher(text).replaceAll(" ").replaceAll("\\s+", " ").strip();
+  }
+
   static Kind classify(String text, Draft draft) {
-    return draft.isEmpty() || GENERATION_WORDS.matcher(text).find() ? Kind.GENERATE : Kind.EDIT;
+    java.util.Set<String> p = phrases(text);
+    if (p.contains("ask")) return Kind.ASK;
+    if (p.contains("text")) return Kind.TEXT;
+    if (p.contains("generate")) return Kind.GENERATE;
+    if (p.contains("edit")) return draft.isEmpty() ? Kind.GENERATE : Kind.EDIT;
+    String t = clean(text);
+    boolean generation = GENERATION_WORDS.matcher(t).find();
+    // "what can you do?", "hello": a plain text reply; "can you add music?" is still an edit
+    if (!generation && QUESTION.matcher(t).find() && !EDIT_WORDS.matcher(t).find()) return Kind.TEXT;
+    return draft.isEmpty() || generation ? Kind.GENERATE : Kind.EDIT;
+  }
+
+  /**
+   * The plan for a message: phrases first, then the fault dice (rolled in a fixed order, and only for
+   * rates above 0, so a seed reproduces the same scenarios).
+   */
+  Plan plan(String text, Draft draft) {
+    java.util.Set<String> p = phrases(text);
+    FaultDice dice = backend.dice;
+    Faults f = dice.current();
+    Kind kind = classify(text, draft);
+    if (kind != Kind.ASK && p.isEmpty() && dice.roll(f.askQuestion())) kind = Kind.ASK;
+    Failure failure = p.contains("crash") ? Failure.CRASH : p.contains("error") ? Failure.ERROR : Failure.NONE;
+    if (failure == Failure.NONE && !p.contains("no-fault")) {
+      if (dice.roll(f.streamError())) failure = Failure.ERROR;
+      else if (dice.roll(f.crashedTurn())) failure = Failure.CRASH;
+    }
+    boolean tempIssue = p.contains("temp-issue") || (!p.contains("no-fault") && dice.roll(f.tempIssue()));
+    boolean hang = p.contains("hang") || (!p.contains("no-fault") && dice.roll(f.streamHang()));
+    boolean silent = kind == Kind.EDIT && (p.contains("silent") || (!p.contains("talk") && dice.roll(f.silentEdit())));
+    return new Plan(kind, silent, tempIssue, failure, hang, p.contains("cut"), p.contains("gui"), p.contains("stream"));
   }
 
   int cost(Kind kind) {
-    return kind == Kind.GENERATE ? settings.generationCost() : settings.editCost();
+    return switch (kind) {
+      case GENERATE -> settings.generationCost();
+      case EDIT -> settings.editCost();
+      case TEXT, ASK -> settings.textCost();
+    };
   }
 
-  /** The turn for a message whose cost is already frozen on {@code account}. */
-  Turn turn(Kind kind, String text, BackendSession session, Account account, SimStats stats) {
-    return kind == Kind.GENERATE ? generation(text, session, account, stats) : edit(text, session, account, stats);
+  /** The turn a plan asks for; its cost ({@link #cost}) is already frozen on {@code account}. */
+  Turn turn(Plan plan, String rawText, BackendSession session, Account account, SimStats stats) {
+    String text = clean(rawText);
+    boolean chinese = CJK.matcher(text).find() || session.language.toLowerCase(Locale.ROOT).startsWith("zh");
+    List<Turn.Beat> beats = new ArrayList<>(switch (plan.kind()) {
+      case GENERATE -> generation(text, session, account, stats, plan.gui(), chinese);
+      case EDIT -> edit(text, session, account, stats, plan.silent(), plan.gui(), chinese);
+      case TEXT -> textReply(text, account, stats, plan.gui(), chinese);
+      case ASK -> question(text, account, stats);
+    });
+    int cost = cost(plan.kind());
+    if (plan.failure() != Failure.NONE) {
+      // fail half-way: what was done so far stays done, the rest (and the final spend) never happens
+      // (a one-beat turn fails before its reply: that beat would settle the credits)
+      int keep = beats.size() > 1 ? Math.max(1, beats.size() / 2) : 0;
+      Duration delay = keep == 0 ? beats.get(0).delay().dividedBy(2) : Duration.ZERO;
+      beats = new ArrayList<>(beats.subList(0, keep));
+      Failure failure = plan.failure();
+      beats.add(new Turn.Beat(delay, () -> {
+        if (failure == Failure.ERROR) {
+          account.release(cost);
+          stats.streamErrors.increment();
+          return List.of(new AgentEvent.StreamError("Internal error: the agent failed to complete the request. Please try again."));
+        }
+        // a crashed turn: the backend never settles the hold, the credits stay frozen
+        stats.crashedTurns.increment();
+        stats.creditsLeaked.add(cost);
+        return List.of(new AgentEvent.StreamError("Internal server error"));
+      }));
+    } else if (plan.tempIssue()) {
+      beats.add(new Turn.Beat(Duration.ZERO, () -> {
+        stats.tempIssues.increment();
+        return List.of(new AgentEvent.Text(TEMP_ISSUE));
+      }));
+    }
+    if (plan.hang()) stats.hangingStreams.increment();
+    return new Turn(beats, plan.hang() ? Turn.Ending.HANG : Turn.Ending.CLOSE);
+  }
+
+  // ---- text-only and ask_question -----------------------------------------------------------------
+
+  /** S-text: one model text event after 5-15 s (scaled), then close. */
+  private List<Turn.Beat> textReply(String question, Account account, SimStats stats, boolean gui, boolean chinese) {
+    stats.textTurns.increment();
+    Duration total = pick(settings.timing().textMin(), settings.timing().textMax());
+    String answer = chinese
+        ? "我可以根据文字描述生成视频，添加背景音乐、标题和字幕，并导出 MP4。打开面板可以调整风格。"
+        : "I can generate video clips from a text description, add background music, titles and subtitles, "
+            + "trim and rearrange clips, and export the result as an MP4. Open the panel on the left to browse templates.";
+    String reply = gui ? answer + " " + ALL_GUI_PHRASES : answer;
+    return List.of(new Turn.Beat(total, () -> {
+      spend(account, settings.textCost(), stats);
+      return List.of(new AgentEvent.Text(reply));
+    }));
+  }
+
+  /** S-question: an ask_question tool call whose args hold the questions, then close (the agent waits for an answer). */
+  private List<Turn.Beat> question(String text, Account account, SimStats stats) {
+    stats.questionsAsked.increment();
+    Duration total = pick(settings.timing().textMin(), settings.timing().textMax());
+    String call = backend.ids.shortId("af-");
+    Map<String, Object> args = map("questions", List.of(
+        map("id", "aspect_ratio", "prompt", "Which aspect ratio should the video have?",
+            "options", List.of(map("id", "16:9", "label", "Landscape 16:9"), map("id", "9:16", "label", "Portrait 9:16"),
+                map("id", "1:1", "label", "Square 1:1")),
+            "allow_multiple", false),
+        map("id", "duration", "prompt", "How long should the clip be?",
+            "options", List.of(map("id", "5", "label", "5 seconds"), map("id", "10", "label", "10 seconds"),
+                map("id", "15", "label", "15 seconds")),
+            "allow_multiple", false)),
+        "context", text);
+    return List.of(new Turn.Beat(total, () -> {
+      spend(account, settings.textCost(), stats);
+      return List.of(new AgentEvent.ToolCall(call, "ask_question", args, true));
+    }));
   }
 
   // ---- generation ---------------------------------------------------------------------------------
 
-  private Turn generation(String prompt, BackendSession session, Account account, SimStats stats) {
+  private List<Turn.Beat> generation(String prompt, BackendSession session, Account account, SimStats stats, boolean gui,
+      boolean chinese) {
     stats.generations.increment();
     Duration total = pick(settings.timing().generationMin(), settings.timing().generationMax());
     long clipMs = clipMillis(prompt);
@@ -101,19 +249,24 @@ final class Agent {
     beats.add(new Turn.Beat(share(total, 0.03), () -> {
       spend(account, settings.generationCost(), stats);
       // the GUI phrases are on purpose: the real agent assumes a GUI and clients must translate them
-      return List.of(new AgentEvent.Text("Done! I added background music and a title. " + session.draft().summary()
-          + " Preview it in the timeline, then click Export to download your video."));
+      String done = chinese
+          ? "完成！我添加了背景音乐和标题。" + session.draft().summary() + " 在时间线中预览，然后点击导出下载视频。"
+          : "Done! I added background music and a title. " + session.draft().summary()
+              + " Preview it in the timeline, then click the Export button to download your video.";
+      return List.of(new AgentEvent.Text(gui ? done + " " + ALL_GUI_PHRASES : done));
     }));
-    return new Turn(beats);
+    return beats;
   }
 
   // ---- edit ---------------------------------------------------------------------------------------
 
-  private Turn edit(String instruction, BackendSession session, Account account, SimStats stats) {
+  private List<Turn.Beat> edit(String instruction, BackendSession session, Account account, SimStats stats, boolean silent,
+      boolean gui, boolean chinese) {
     stats.edits.increment();
     Duration total = pick(settings.timing().editMin(), settings.timing().editMax());
     String call = backend.ids.shortId("af-");
-    boolean silent = backend.dice.roll(backend.dice.current().silentEdit());
+    String guiHint = gui ? ALL_GUI_PHRASES
+        : chinese ? "打开面板可以继续调整。" : EDIT_GUI.get(Math.floorMod(call.hashCode(), EDIT_GUI.size()));
     List<Turn.Beat> beats = new ArrayList<>();
     beats.add(new Turn.Beat(share(total, 0.1), () -> List.of(new AgentEvent.ToolCall(call, "edit_multitrack",
         map("instruction", instruction)))));
@@ -125,11 +278,11 @@ final class Agent {
       if (silent) {
         stats.silentEdits.increment(); // the vendor's ~30%: tool calls only, the client must poll the state
       } else {
-        out.add(new AgentEvent.Text("Done: " + what + ". " + session.draft().summary()));
+        out.add(new AgentEvent.Text("Done: " + what + ". " + session.draft().summary() + " " + guiHint));
       }
       return out;
     }));
-    return new Turn(beats);
+    return beats;
   }
 
   /** Changes the draft as the instruction asks; returns what changed, in words. */

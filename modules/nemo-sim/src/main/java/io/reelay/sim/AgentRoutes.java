@@ -40,20 +40,27 @@ final class AgentRoutes extends SimRoutes {
     stats.messages.increment();
     if (!session.firstTimeSaid(text)) stats.repeatedMessages.increment();
 
-    Agent.Kind kind = Agent.classify(text, session.draft());
-    int cost = agent.cost(kind);
+    Agent.Plan plan = agent.plan(text, session.draft());
+    int cost = agent.cost(plan.kind());
     if (!account.freeze(cost)) throw SimError.notEnoughCredits(cost, account.balance().available());
 
-    Turn turn = agent.turn(kind, text, session, account, stats);
-    int cut = backend.dice.roll(backend.dice.current().streamCut()) ? 1 + backend.dice.pick(Math.max(1, turn.beats().size() - 1)) : -1;
+    Turn turn = agent.turn(plan, text, session, account, stats);
+    boolean cutIt = plan.cut() || backend.dice.roll(backend.dice.current().streamCut());
+    int cut = cutIt ? 1 + backend.dice.pick(Math.max(1, turn.beats().size() - 1)) : -1;
+    if (cut >= turn.beats().size()) cut = turn.beats().size() - 1;
     if (cut >= 0) stats.fault("stream-cut");
+    boolean streaming = body.path("streaming").asBoolean(false) || plan.partial();
     TurnPlayer player = new TurnPlayer(system, turn,
-        new SseWire(backend.settings.sseWireForm(), "e-" + backend.ids.uuid(), backend.ids),
+        new SseWire(backend.settings.sseWireForm(), "e-" + backend.ids.uuid(), backend.ids,
+            backend.settings.heartbeatForms(), streaming),
         backend.settings.scaled(backend.settings.timing().heartbeatInterval()), cut);
     stats.streamOpened();
     AtomicBoolean closed = new AtomicBoolean();
     var events = player.source().watchTermination((mat, done) -> {
-      done.whenComplete((d, e) -> { if (closed.compareAndSet(false, true)) stats.streamClosed(); });
+      done.whenComplete((d, e) -> {
+        player.clientGone();
+        if (closed.compareAndSet(false, true)) stats.streamClosed();
+      });
       return mat;
     });
     player.start();

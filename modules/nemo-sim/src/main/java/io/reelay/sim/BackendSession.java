@@ -15,6 +15,9 @@ final class BackendSession {
   final String ownerUserId;
   private final AtomicReference<Draft> draft = new AtomicReference<>(Draft.EMPTY);
   private final Set<String> messages = ConcurrentHashMap.newKeySet();
+  /** Uploaded assets (E5), as E7 lists them in {@code video_infos}. */
+  private final java.util.List<java.util.Map<String, Object>> videoInfos = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private volatile long lastUsedMillis;
 
   BackendSession(String sessionId, String taskId, String taskName, String language, String ownerUserId) {
     this.sessionId = sessionId;
@@ -22,6 +25,23 @@ final class BackendSession {
     this.taskName = taskName;
     this.language = language;
     this.ownerUserId = ownerUserId;
+  }
+
+  /** Marks the session as used now (idle expiry counts from the last use). */
+  void touch(long nowMillis) {
+    lastUsedMillis = nowMillis;
+  }
+
+  long lastUsedMillis() {
+    return lastUsedMillis;
+  }
+
+  void addVideoInfo(java.util.Map<String, Object> info) {
+    videoInfos.add(info);
+  }
+
+  java.util.List<java.util.Map<String, Object>> videoInfos() {
+    return java.util.List.copyOf(videoInfos);
   }
 
   Draft draft() {

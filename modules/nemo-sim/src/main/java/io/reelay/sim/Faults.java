@@ -20,13 +20,25 @@ public record Faults(
     double tokenRevoked,
     double sessionLost,
     double silentEdit,
-    double renderFailed) {
+    double renderFailed,
+    double streamError,
+    double streamHang,
+    double tempIssue,
+    double askQuestion,
+    double crashedTurn) {
 
   public Faults {
     for (double rate : new double[] {rateLimit429, serverError5xx, connectionReset, slowResponse, streamCut,
-        tokenRevoked, sessionLost, silentEdit, renderFailed}) {
+        tokenRevoked, sessionLost, silentEdit, renderFailed, streamError, streamHang, tempIssue, askQuestion, crashedTurn}) {
       if (rate < 0 || rate > 1) throw new IllegalArgumentException("fault rates are fractions from 0 to 1, got " + rate);
     }
+  }
+
+  /** The original ten-rate mix (the stream scenarios added later default to 0). */
+  public Faults(long seed, double rateLimit429, double serverError5xx, double connectionReset, double slowResponse,
+      double streamCut, double tokenRevoked, double sessionLost, double silentEdit, double renderFailed) {
+    this(seed, rateLimit429, serverError5xx, connectionReset, slowResponse, streamCut, tokenRevoked, sessionLost,
+        silentEdit, renderFailed, 0, 0, 0, 0, 0);
   }
 
   public static Faults from(Config c) {
@@ -40,7 +52,17 @@ public record Faults(
         c.getDouble("token-revoked"),
         c.getDouble("session-lost"),
         c.getDouble("silent-edit"),
-        c.getDouble("render-failed"));
+        c.getDouble("render-failed"),
+        rate(c, "stream-error"),
+        rate(c, "stream-hang"),
+        rate(c, "temp-issue"),
+        rate(c, "ask-question"),
+        rate(c, "crashed-turn"));
+  }
+
+  /** The stream scenarios came later: a config block written before them still reads (as 0). */
+  private static double rate(Config c, String key) {
+    return c.hasPath(key) ? c.getDouble(key) : 0;
   }
 
   /**
@@ -77,6 +99,11 @@ public record Faults(
     m.put("session-lost", sessionLost);
     m.put("silent-edit", silentEdit);
     m.put("render-failed", renderFailed);
+    m.put("stream-error", streamError);
+    m.put("stream-hang", streamHang);
+    m.put("temp-issue", tempIssue);
+    m.put("ask-question", askQuestion);
+    m.put("crashed-turn", crashedTurn);
     return m;
   }
 

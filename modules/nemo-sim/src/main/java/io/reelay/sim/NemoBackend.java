@@ -26,6 +26,10 @@ final class NemoBackend {
     final ConcurrentHashMap<String, RenderJob> renders = new ConcurrentHashMap<>();
     final ConcurrentHashMap<String, Media> media = new ConcurrentHashMap<>();
     final ConcurrentHashMap<String, List<Media>> mediaBySession = new ConcurrentHashMap<>();
+    /** New-token instants per caller address, for the per-address cap (sliding window). */
+    final ConcurrentHashMap<String, java.util.ArrayDeque<Instant>> tokensByAddress = new ConcurrentHashMap<>();
+    /** Session ids per user in creation order, for max-sessions-per-user. */
+    final ConcurrentHashMap<String, java.util.concurrent.ConcurrentLinkedDeque<String>> sessionsByUser = new ConcurrentHashMap<>();
     final SimStats stats = new SimStats();
   }
 
@@ -34,6 +38,7 @@ final class NemoBackend {
   final FaultDice dice;
   final Mp4Renderer renderer;
   private final Clock clock;
+  private final java.util.SplittableRandom latencyRandom;
   private volatile World world = new World();
   private volatile String publicBaseUrl = "";
 
@@ -43,6 +48,21 @@ final class NemoBackend {
     this.dice = new FaultDice(settings.faults());
     this.renderer = renderer;
     this.clock = clock;
+    // its own generator: latency draws must not shift the fault sequence of a seed
+    this.latencyRandom = new java.util.SplittableRandom(settings.seed() ^ 0x5DEECE66DL);
+  }
+
+  /** How long this call to {@code endpoint} takes before it is answered (scaled, uniform in the configured range). */
+  java.time.Duration latency(String endpoint) {
+    SimSettings.Latency.Range r = settings.latency().of(endpoint);
+    long lo = r.min().toNanos();
+    long hi = r.max().toNanos();
+    if (hi <= 0) return java.time.Duration.ZERO;
+    long pick;
+    synchronized (latencyRandom) {
+      pick = hi == lo ? lo : lo + latencyRandom.nextLong(hi - lo + 1);
+    }
+    return java.time.Duration.ofNanos((long) (pick * settings.timeScale()));
   }
 
   /** Base of the URLs handed out (media, render output); known once the server is bound. */
@@ -72,16 +92,42 @@ final class NemoBackend {
 
   /** One token per client id while it is valid; a new one once it expired or was revoked. */
   Account anonymousToken(String clientId) {
+    return anonymousToken(clientId, "unknown");
+  }
+
+  /**
+   * As above; a token that has to be newly issued counts against {@code address}'s cap
+   * ({@code per-address-token-cap} per {@code per-address-window}), HTTP 429 beyond it.
+   */
+  Account anonymousToken(String clientId, String address) {
     World w = world;
     Instant now = clock.instant();
     return w.accountsByClient.compute(clientId, (id, existing) -> {
       if (existing != null && existing.usable(now)) return existing;
+      admitNewToken(w, address, now);
       Account fresh = new Account(ids.token(), existing != null ? existing.userId : ids.userId(), id,
           now.plus(settings.tokenTtl()), settings.creditsPerToken());
       w.accountsByToken.put(fresh.token, fresh);
       w.stats.tokensIssued.increment();
       return fresh;
     });
+  }
+
+  private void admitNewToken(World w, String address, Instant now) {
+    int cap = settings.limits().perAddressTokenCap();
+    if (cap <= 0) return;
+    java.util.ArrayDeque<Instant> issued = w.tokensByAddress.computeIfAbsent(address, a -> new java.util.ArrayDeque<>());
+    synchronized (issued) {
+      Instant windowStart = now.minus(settings.limits().perAddressWindow());
+      while (!issued.isEmpty() && !issued.peekFirst().isAfter(windowStart)) issued.pollFirst();
+      if (issued.size() >= cap) {
+        w.stats.tokensRefused.increment();
+        long wait = java.time.Duration.between(now, issued.peekFirst().plus(settings.limits().perAddressWindow())).toSeconds();
+        throw SimError.rateLimited("too many anonymous tokens from this address: " + cap + " per "
+            + settings.limits().perAddressWindow().toHours() + " h", wait);
+      }
+      issued.addLast(now);
+    }
   }
 
   /** The account behind an {@code Authorization: Bearer …} header, or 1001. */
@@ -109,14 +155,32 @@ final class NemoBackend {
     do {
       s = new BackendSession(ids.sessionId(), ids.taskId(), taskName, language, owner.userId);
     } while (w.sessions.putIfAbsent(s.sessionId, s) != null);
+    s.touch(clock.millis());
     w.stats.sessionsCreated.increment();
+    int cap = settings.limits().maxSessionsPerUser();
+    if (cap > 0) {
+      var mine = w.sessionsByUser.computeIfAbsent(owner.userId, u -> new java.util.concurrent.ConcurrentLinkedDeque<>());
+      mine.addLast(s.sessionId);
+      while (mine.size() > cap) {
+        String oldest = mine.pollFirst();
+        if (oldest != null && w.sessions.remove(oldest) != null) w.stats.sessionsEvicted.increment();
+      }
+    }
     return s;
   }
 
   /** The caller's session, or 1002 (also for someone else's session: no existence leak). */
   BackendSession session(Account caller, String sessionId) {
-    BackendSession s = sessionId == null ? null : world.sessions.get(sessionId);
+    World w = world;
+    BackendSession s = sessionId == null ? null : w.sessions.get(sessionId);
     if (s == null || !s.ownerUserId.equals(caller.userId)) throw SimError.sessionNotFound(String.valueOf(sessionId));
+    long now = clock.millis();
+    java.time.Duration idle = settings.limits().sessionIdleTimeout();
+    if (!idle.isZero() && now - s.lastUsedMillis() > idle.toMillis()) {
+      if (w.sessions.remove(sessionId, s)) w.stats.sessionsExpired.increment();
+      throw SimError.sessionExpired(sessionId);
+    }
+    s.touch(now);
     return s;
   }
 
@@ -158,7 +222,10 @@ final class NemoBackend {
       return new RenderJob(id, sessionId, caller.userId, now, renderMillis, durationMs, title,
           renderer.render(durationMs, title), dice.roll(dice.current().renderFailed()));
     });
-    if (!created[0]) w.stats.duplicateRenderSubmits.increment();
+    if (!created[0]) {
+      w.stats.duplicateRenderSubmits.increment();
+      if (settings.duplicateRenderId() == SimSettings.DuplicateRenderId.ERROR) throw SimError.duplicateRenderId(id);
+    }
     return new Submitted(job, !created[0]);
   }
 

@@ -41,6 +41,8 @@ public final class NemoSim {
     ServerSettings server = ServerSettings.create(system.classicSystem())
         .withMaxConnections(settings.server().maxConnections())
         .withBacklog(settings.server().backlog())
+        // the peer address for the per-address token cap (X-Forwarded-For wins when present)
+        .withRemoteAddressAttribute(true)
         .withTimeouts(ServerSettings.create(system.classicSystem()).getTimeouts()
             .withIdleTimeout(scala.concurrent.duration.FiniteDuration.create(
                 settings.server().idleTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)));
@@ -62,6 +64,7 @@ public final class NemoSim {
         new AdminRoutes(backend, system).route(),
         new AgentRoutes(backend, system).route(),
         new SessionRoutes(backend, system).route(),
+        new UploadRoutes(backend, system).route(),
         new RenderRoutes(backend, system).route());
     // unknown paths and methods get the envelope too, as a gateway in front of ADK would answer
     RejectionHandler rejections = RejectionHandler.newBuilder()

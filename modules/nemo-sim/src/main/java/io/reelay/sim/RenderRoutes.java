@@ -54,7 +54,15 @@ final class RenderRoutes extends SimRoutes {
     JsonNode draft = body.path("draft");
     long durationMs = videoDurationMs(draft);
     if (durationMs <= 0) return failure("draft is empty: it needs a track (t) with at least one segment (sg)");
-    NemoBackend.Submitted s = backend.submitRender(account, id, sessionId, durationMs, title(draft));
+    NemoBackend.Submitted s;
+    try {
+      s = backend.submitRender(account, id, sessionId, durationMs, title(draft));
+    } catch (SimError e) {
+      if (e.code != 409) throw e;
+      // the render endpoints' own failure shape: the vendor's client then retries once with a new id
+      return json(backend.settings.errorsAsHttpStatus() ? StatusCodes.CONFLICT : StatusCodes.OK,
+          Agent.map("success", false, "error", e.getMessage()));
+    }
     RenderJob.View v = backend.view(s.job());
     return success(Agent.map("id", v.id(), "status", v.status().wire(), "progress", v.progress()));
   }

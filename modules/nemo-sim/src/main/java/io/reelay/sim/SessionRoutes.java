@@ -9,7 +9,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.Route;
 
-/** Accounts, sessions, credits and state: E1, E2, E3, E5 (URL form), E6, E7. */
+/** Accounts, sessions, credits and state: E1, E2, E3, E6, E7 (E5 is {@link UploadRoutes}). */
 final class SessionRoutes extends SimRoutes {
 
   private static final int MAX_CLIENT_ID = 64;
@@ -26,9 +26,7 @@ final class SessionRoutes extends SimRoutes {
             () -> post(() -> api("session", call -> done(createSession(call))))),
         path(segment("credits").slash("balance").slash("simple"), () -> get(() -> api("credits", call -> done(credits(call))))),
         path(segment("state").slash("nemo_agent").slash("me").slash(segment()).slash("latest"),
-            sid -> get(() -> api("state", call -> done(state(call, sid))))),
-        path(segment("upload-video").slash("nemo_agent").slash("me").slash(segment()),
-            sid -> post(() -> api("upload", call -> done(upload(call, sid)))))));
+            sid -> get(() -> api("state", call -> done(state(call, sid)))))));
   }
 
   /** E1: no Bearer; the client id is required (HTTP 400 without it, as documented). */
@@ -40,7 +38,7 @@ final class SessionRoutes extends SimRoutes {
     if (clientId.length() > MAX_CLIENT_ID) {
       return envelopeError(StatusCodes.BAD_REQUEST, 400, "X-Client-Id must be at most " + MAX_CLIENT_ID + " characters");
     }
-    Account a = backend.anonymousToken(clientId);
+    Account a = backend.anonymousToken(clientId, call.address);
     return ok(Agent.map("token", a.token, "user_id", a.userId, "expires_at", a.expiresAt.toString(),
         "credits", a.balance().available()));
   }
@@ -82,40 +80,13 @@ final class SessionRoutes extends SimRoutes {
     int w = backend.settings.videoWidth();
     int h = backend.settings.videoHeight();
     Map<String, Object> state = Agent.map(
-        "video_infos", List.of(),
+        "video_infos", s.videoInfos(),
         // an untouched session has an empty draft object, as the vendor's progress checks expect
         "draft", draft.isEmpty() ? Map.of() : draft,
         "canvas_config", Agent.map("width", w, "height", h, "aspect_ratio", w * 9 == h * 16 ? "16:9" : w + ":" + h),
         "video_analyses", Map.of(),
         "generated_media", generated);
     return ok(Agent.map("session_id", s.sessionId, "task_id", s.taskId, "task_name", s.taskName, "state", state));
-  }
-
-  /**
-   * E5, JSON URL form only for now ({@code {"urls":[…],"source_type":"url"}}): answers as the backend
-   * would, without fetching the files or adding them to the state. Multipart uploads answer 4001 until
-   * they are simulated.
-   */
-  private org.apache.pekko.http.javadsl.model.HttpResponse upload(Call call, String sessionId) {
-    Account account = call.account();
-    call.session(account, sessionId);
-    JsonNode urls = call.json().path("urls");
-    if (!urls.isArray() || urls.isEmpty()) throw SimError.unsupportedType("only the JSON {\"urls\":[…]} form is simulated");
-    List<Map<String, Object>> files = new java.util.ArrayList<>();
-    for (JsonNode u : urls) {
-      String url = u.asText();
-      String name = url.substring(url.lastIndexOf('/') + 1);
-      String ext = name.contains(".") ? name.substring(name.lastIndexOf('.') + 1).toLowerCase(java.util.Locale.ROOT) : "";
-      String type = switch (ext) {
-        case "mp4", "mov", "avi", "webm", "mkv" -> "video";
-        case "jpg", "jpeg", "png", "gif", "webp" -> "image";
-        case "mp3", "wav", "m4a", "aac" -> "audio";
-        default -> throw SimError.unsupportedType(ext.isEmpty() ? name : ext);
-      };
-      files.add(Agent.map("filename", name, "file_type", type, "cdn_url", url, "duration", 10.0,
-          "width", backend.settings.videoWidth(), "height", backend.settings.videoHeight(), "fps", 24));
-    }
-    return ok(Agent.map("files", files, "session_state_applied", true));
   }
 
   /** A string field under its snake_case or camelCase name (the backend is lenient like Python ADK). */

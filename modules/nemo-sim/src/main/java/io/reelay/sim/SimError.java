@@ -10,12 +10,32 @@ final class SimError extends RuntimeException {
   final int code;
   final int httpStatus;
   final boolean alwaysHttp;
+  /** Seconds for a Retry-After header, or 0 for none. */
+  final long retryAfterSeconds;
 
   private SimError(int code, int httpStatus, boolean alwaysHttp, String message) {
+    this(code, httpStatus, alwaysHttp, message, 0);
+  }
+
+  private SimError(int code, int httpStatus, boolean alwaysHttp, String message, long retryAfterSeconds) {
     super(message, null, false, false); // expected outcome: no stack trace needed
     this.code = code;
     this.httpStatus = httpStatus;
     this.alwaysHttp = alwaysHttp;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** HTTP 429 with the envelope (code 429), as the vendor documents for the anonymous-token limit. */
+  static SimError rateLimited(String message, long retryAfterSeconds) {
+    return new SimError(429, 429, true, message, Math.max(1, retryAfterSeconds));
+  }
+
+  static SimError sessionExpired(String sessionId) {
+    return new SimError(1002, 404, false, "session not found: " + sessionId + " (expired)");
+  }
+
+  static SimError duplicateRenderId(String id) {
+    return new SimError(409, 409, false, "render id already exists: " + id + "; submit again with a new id");
   }
 
   static SimError tokenInvalid(String message) {

@@ -49,11 +49,15 @@ abstract class SimRoutes extends AllDirectives {
   /** One incoming API call: the request and its (small, strict) body. */
   final class Call {
     final HttpRequest request;
+    /** The strict body, or null on a streaming endpoint (read {@code request.entity()} there). */
     final String body;
+    /** The caller's address: first X-Forwarded-For hop, X-Real-IP, else the peer (for per-address limits). */
+    final String address;
 
-    Call(HttpRequest request, String body) {
+    Call(HttpRequest request, String body, String address) {
       this.request = request;
       this.body = body;
+      this.address = address;
     }
 
     Optional<String> header(String name) {
@@ -67,7 +71,7 @@ abstract class SimRoutes extends AllDirectives {
 
     /** The body as a JSON object; an empty body is an empty object. */
     JsonNode json() {
-      if (body.isBlank()) return JsonNodeFactory.instance.objectNode();
+      if (body == null || body.isBlank()) return JsonNodeFactory.instance.objectNode();
       try {
         JsonNode node = Json.mapper().readTree(body);
         if (node == null || !node.isObject()) throw SimError.badRequest("the body must be a JSON object");
@@ -105,13 +109,31 @@ abstract class SimRoutes extends AllDirectives {
    * {@link SimError}s answered as envelopes and anything unexpected as a 500 envelope.
    */
   protected Route api(String endpoint, Function<Call, CompletionStage<HttpResponse>> handler) {
-    return extractRequest(request -> extractStrictEntity(BODY_TIMEOUT, MAX_JSON_BYTES, entity -> {
-      Call call = new Call(request, entity.getData().utf8String());
-      SimStats stats = backend.stats();
-      stats.call(endpoint);
-      if (!call.hasAttribution()) stats.missingAttribution.increment();
-      return completeWithFuture(answer(endpoint, call, handler));
-    }));
+    return extractRequest(request -> extractClientIP(ip -> extractStrictEntity(BODY_TIMEOUT, MAX_JSON_BYTES, entity ->
+        completeWithFuture(counted(endpoint, new Call(request, entity.getData().utf8String(), address(ip)), handler)))));
+  }
+
+  /**
+   * An API endpoint whose body is streamed by the handler (uploads): no size limit from pekko-http, the
+   * handler enforces its own; otherwise as {@link #api}.
+   */
+  protected Route apiStreaming(String endpoint, Function<Call, CompletionStage<HttpResponse>> handler) {
+    return withoutSizeLimit(() -> extractRequest(request -> extractClientIP(ip ->
+        completeWithFuture(counted(endpoint, new Call(request, null, address(ip)), handler)))));
+  }
+
+  private CompletionStage<HttpResponse> counted(String endpoint, Call call,
+      Function<Call, CompletionStage<HttpResponse>> handler) {
+    SimStats stats = backend.stats();
+    stats.call(endpoint);
+    if (!call.hasAttribution()) stats.missingAttribution.increment();
+    CompletionStage<HttpResponse> response = answer(endpoint, call, handler);
+    Duration latency = backend.latency(endpoint);
+    return latency.isZero() ? response : response.thenCompose(r -> later(latency, r));
+  }
+
+  private static String address(org.apache.pekko.http.javadsl.model.RemoteAddress ip) {
+    return ip.getAddress().map(java.net.InetAddress::getHostAddress).orElse("unknown");
   }
 
   private CompletionStage<HttpResponse> answer(String endpoint, Call call,
@@ -194,7 +216,8 @@ abstract class SimRoutes extends AllDirectives {
   /** A business error: HTTP 200 + non-zero code, or the matching HTTP status when so configured. */
   HttpResponse error(SimError e) {
     boolean asStatus = e.alwaysHttp || backend.settings.errorsAsHttpStatus();
-    return envelopeError(asStatus ? StatusCodes.get(e.httpStatus) : StatusCodes.OK, e.code, e.getMessage());
+    HttpResponse r = envelopeError(asStatus ? StatusCodes.get(e.httpStatus) : StatusCodes.OK, e.code, e.getMessage());
+    return e.retryAfterSeconds > 0 ? r.addHeader(RawHeader.create("Retry-After", Long.toString(e.retryAfterSeconds))) : r;
   }
 
   static HttpResponse envelopeError(org.apache.pekko.http.javadsl.model.StatusCode status, int code, String message) {

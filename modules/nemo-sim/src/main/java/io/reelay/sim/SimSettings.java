@@ -3,7 +3,9 @@ package io.reelay.sim;
 import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -31,7 +33,59 @@ public record SimSettings(
     Path cacheDir,
     Timing timing,
     Server server,
-    Faults faults) {
+    Faults faults,
+    int textCost,
+    Limits limits,
+    DuplicateRenderId duplicateRenderId,
+    List<HeartbeatForm> heartbeatForms,
+    Latency latency) {
+
+  /** What a render submit with an id that already exists gets (nemo-api.md §4 E8: both are plausible). */
+  public enum DuplicateRenderId { RETURN_EXISTING, ERROR }
+
+  /** The three heartbeat forms the vendor documents (nemo-api.md §5.1, §5.4). */
+  public enum HeartbeatForm { COMMENT, EMPTY_DATA, JSON }
+
+  /**
+   * Account and session limits: anonymous tokens per caller address in a sliding window (0 = no cap),
+   * the idle time after which a session is gone (0 = never), sessions kept per user (0 = no cap; the
+   * oldest is evicted).
+   */
+  public record Limits(int perAddressTokenCap, Duration perAddressWindow, Duration sessionIdleTimeout,
+      int maxSessionsPerUser) {
+    static Limits from(Config c) {
+      return new Limits(c.getInt("per-address-token-cap"), c.getDuration("per-address-window"),
+          c.getDuration("session-idle-timeout"), c.getInt("max-sessions-per-user"));
+    }
+  }
+
+  /** Uniform response latency per endpoint (before time-scale); endpoints not listed use {@code default}. */
+  public record Latency(Range defaults, Map<String, Range> perEndpoint) {
+    public record Range(Duration min, Duration max) {
+      static Range from(Config c) {
+        Duration min = c.getDuration("min");
+        Duration max = c.getDuration("max");
+        if (max.compareTo(min) < 0) throw new IllegalArgumentException("nemo-sim.latency: max < min");
+        return new Range(min, max);
+      }
+    }
+
+    public Latency {
+      perEndpoint = Map.copyOf(perEndpoint);
+    }
+
+    public Range of(String endpoint) {
+      return perEndpoint.getOrDefault(endpoint, defaults);
+    }
+
+    static Latency from(Config c) {
+      Map<String, Range> per = new java.util.HashMap<>();
+      for (String key : c.root().keySet()) {
+        if (!key.equals("default")) per.put(key, Range.from(c.getConfig("\"" + key + "\"")));
+      }
+      return new Latency(Range.from(c.getConfig("default")), per);
+    }
+  }
 
   /** E9 answer shapes (nemo-api.md §4 E9: the sources disagree, so both exist). */
   public enum RenderPollShape { DATA, TOP_LEVEL }
@@ -94,7 +148,12 @@ public record SimSettings(
         cache.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "reelay-nemo-sim") : Path.of(cache),
         Timing.from(c.getConfig("timing")),
         Server.from(c.getConfig("server")),
-        Faults.from(c.getConfig("faults")));
+        Faults.from(c.getConfig("faults")),
+        c.getInt("text-cost"),
+        Limits.from(c),
+        DuplicateRenderId.valueOf(enumName(c.getString("duplicate-render-id"))),
+        c.getStringList("heartbeat-forms").stream().map(f -> HeartbeatForm.valueOf(enumName(f))).toList(),
+        Latency.from(c.getConfig("latency")));
   }
 
   /** A real backend duration shrunk (or stretched) by {@code time-scale}. */
@@ -105,7 +164,7 @@ public record SimSettings(
   public SimSettings withPort(int newPort) {
     return new SimSettings(host, newPort, timeScale, seed, creditsPerToken, generationCost, editCost, tokenTtl,
         maxUploadBytes, publicBaseUrl, renderPollShape, sseWireForm, errorsAsHttpStatus, videoWidth, videoHeight,
-        renderThreads, cacheDir, timing, server, faults);
+        renderThreads, cacheDir, timing, server, faults, textCost, limits, duplicateRenderId, heartbeatForms, latency);
   }
 
   private static String enumName(String configValue) {

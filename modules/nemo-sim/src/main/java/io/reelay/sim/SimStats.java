@@ -25,6 +25,18 @@ final class SimStats {
   final LongAdder creditsSpent = new LongAdder();
   final LongAdder missingAttribution = new LongAdder();
   final LongAdder streamsOpened = new LongAdder();
+  final LongAdder textTurns = new LongAdder();
+  final LongAdder questionsAsked = new LongAdder();
+  final LongAdder streamErrors = new LongAdder();
+  final LongAdder hangingStreams = new LongAdder();
+  final LongAdder tempIssues = new LongAdder();
+  final LongAdder crashedTurns = new LongAdder();
+  final LongAdder creditsLeaked = new LongAdder();
+  final LongAdder uploads = new LongAdder();
+  final LongAdder filesUploaded = new LongAdder();
+  final LongAdder tokensRefused = new LongAdder();
+  final LongAdder sessionsExpired = new LongAdder();
+  final LongAdder sessionsEvicted = new LongAdder();
   final AtomicLong activeStreams = new AtomicLong();
   final AtomicLong maxActiveStreams = new AtomicLong();
 
@@ -60,6 +72,18 @@ final class SimStats {
     out.put("rendersCompleted", rendersCompleted.sum());
     out.put("creditsSpent", creditsSpent.sum());
     out.put("missingAttribution", missingAttribution.sum());
+    out.put("textTurns", textTurns.sum());
+    out.put("questionsAsked", questionsAsked.sum());
+    out.put("streamErrors", streamErrors.sum());
+    out.put("hangingStreams", hangingStreams.sum());
+    out.put("tempIssues", tempIssues.sum());
+    out.put("crashedTurns", crashedTurns.sum());
+    out.put("creditsLeaked", creditsLeaked.sum());
+    out.put("uploads", uploads.sum());
+    out.put("filesUploaded", filesUploaded.sum());
+    out.put("tokensRefused", tokensRefused.sum());
+    out.put("sessionsExpired", sessionsExpired.sum());
+    out.put("sessionsEvicted", sessionsEvicted.sum());
     out.put("streamsOpened", streamsOpened.sum());
     out.put("activeStreams", activeStreams.get());
     out.put("maxActiveStreams", maxActiveStreams.get());

@@ -23,31 +23,79 @@ final class SseWire {
   private final SimSettings.SseWireForm form;
   private final String invocationId;
   private final Ids ids;
+  private final List<SimSettings.HeartbeatForm> heartbeatForms;
+  private final boolean streaming;
   private int heartbeats;
 
   SseWire(SimSettings.SseWireForm form, String invocationId, Ids ids) {
+    this(form, invocationId, ids, List.of(), false);
+  }
+
+  /**
+   * @param heartbeatForms forms to rotate through; empty = by wire form (ADK: comment + empty data:,
+   *     typed: all three)
+   * @param streaming the request asked for {@code streaming:true}: each text goes out as partial deltas
+   *     first, then once more whole (ADK's behaviour)
+   */
+  SseWire(SimSettings.SseWireForm form, String invocationId, Ids ids, List<SimSettings.HeartbeatForm> heartbeatForms,
+      boolean streaming) {
     this.form = form;
     this.invocationId = invocationId;
     this.ids = ids;
+    this.heartbeatForms = !heartbeatForms.isEmpty() ? List.copyOf(heartbeatForms)
+        : form == SimSettings.SseWireForm.ADK
+            ? List.of(SimSettings.HeartbeatForm.COMMENT, SimSettings.HeartbeatForm.EMPTY_DATA)
+            : List.of(SimSettings.HeartbeatForm.COMMENT, SimSettings.HeartbeatForm.EMPTY_DATA, SimSettings.HeartbeatForm.JSON);
+    this.streaming = streaming;
   }
 
   ByteString encode(AgentEvent event) {
     if (event == AgentEvent.Heartbeat.INSTANCE) return heartbeat();
-    Object payload = form == SimSettings.SseWireForm.ADK ? adk(event) : typed(event);
+    if (event instanceof AgentEvent.StreamError err) {
+      // ADK's fast_api: json.dumps({"error": str(e)}) once the stream has started
+      Object payload = form == SimSettings.SseWireForm.ADK ? ordered("error", err.message())
+          : ordered("type", "error", "error", err.message());
+      return data(payload);
+    }
+    if (streaming && event instanceof AgentEvent.Text t) {
+      ByteString out = ByteString.emptyByteString();
+      for (String delta : deltas(t.text())) out = out.concat(data(payload(new AgentEvent.Text(delta), true)));
+      return out.concat(data(payload(t, false)));
+    }
+    return data(payload(event, false));
+  }
+
+  private Object payload(AgentEvent event, boolean partial) {
+    Map<String, Object> m = form == SimSettings.SseWireForm.ADK ? adk(event) : typed(event);
+    if (partial) m.put("partial", true);
+    return m;
+  }
+
+  private static ByteString data(Object payload) {
     return ByteString.fromString("data: " + Json.string(payload) + "\n\n", StandardCharsets.UTF_8);
   }
 
-  /**
-   * ADK itself sends no heartbeats, but the vendor documents comment lines and empty {@code data:}
-   * lines; the JSON heartbeat only belongs to the type-tagged form.
-   */
+  /** The text cut into a few word-aligned chunks, as a model streams tokens. */
+  static List<String> deltas(String text) {
+    List<String> out = new java.util.ArrayList<>();
+    int size = Math.max(8, text.length() / 4);
+    int start = 0;
+    while (start < text.length()) {
+      int end = Math.min(text.length(), start + size);
+      int space = text.indexOf(' ', end);
+      end = space < 0 || space - end > 20 ? end : space + 1;
+      out.add(text.substring(start, end));
+      start = end;
+    }
+    return out;
+  }
+
+  /** ADK itself sends no heartbeats; the vendor documents comment lines, empty {@code data:} and JSON heartbeats. */
   private ByteString heartbeat() {
-    int n = heartbeats++;
-    if (form == SimSettings.SseWireForm.ADK) return n % 2 == 0 ? COMMENT_PING : EMPTY_DATA;
-    return switch (n % 3) {
-      case 0 -> COMMENT_PING;
-      case 1 -> EMPTY_DATA;
-      default -> JSON_HEARTBEAT;
+    return switch (heartbeatForms.get(heartbeats++ % heartbeatForms.size())) {
+      case COMMENT -> COMMENT_PING;
+      case EMPTY_DATA -> EMPTY_DATA;
+      case JSON -> JSON_HEARTBEAT;
     };
   }
 
@@ -69,7 +117,7 @@ final class SseWire {
     out.put("invocationId", invocationId);
     out.put("author", AUTHOR);
     out.put("actions", ordered("stateDelta", Map.of(), "artifactDelta", Map.of(), "requestedAuthConfigs", Map.of()));
-    if (event instanceof AgentEvent.ToolCall) out.put("longRunningToolIds", List.of());
+    if (event instanceof AgentEvent.ToolCall c) out.put("longRunningToolIds", c.longRunning() ? List.of(c.callId()) : List.of());
     out.put("id", ids.eventId());
     out.put("timestamp", System.currentTimeMillis() / 1000.0);
     return out;

@@ -10,11 +10,18 @@ import java.util.function.Supplier;
  * what it says. Acting at play time, not at build time, makes the state change exactly when the stream
  * says so, and keeps it changing when the client has gone away (the real backend finishes its work).
  */
-record Turn(List<Beat> beats) {
+record Turn(List<Beat> beats, Ending ending) {
 
   record Beat(Duration delay, Supplier<List<AgentEvent>> act) {}
 
+  /** After the last beat: close the stream (ADK's only end signal), or keep it open with heartbeats only. */
+  enum Ending { CLOSE, HANG }
+
   Turn {
     beats = List.copyOf(beats);
+  }
+
+  Turn(List<Beat> beats) {
+    this(beats, Ending.CLOSE);
   }
 }

@@ -34,6 +34,8 @@ final class TurnPlayer {
   private final BoundedSourceQueue<ByteString> queue;
   private final Source<ByteString, ?> source;
   private boolean cut;
+  /** The client went away: a hanging stream stops its heartbeats (a finite turn plays on regardless). */
+  private volatile boolean clientGone;
 
   /** @param cutAfterBeat index of the beat after which the connection is cut, or -1 */
   TurnPlayer(ActorSystem<?> system, Turn turn, SseWire wire, Duration heartbeatInterval, int cutAfterBeat) {
@@ -57,15 +59,32 @@ final class TurnPlayer {
     beat(0);
   }
 
+  /** The response stream terminated (client disconnected, stream completed or cut). */
+  void clientGone() {
+    clientGone = true;
+  }
+
   private void beat(int index) {
     if (index >= turn.beats().size()) {
-      if (!cut) queue.complete(); // end of turn = end of stream: ADK sends no sentinel
+      if (turn.ending() == Turn.Ending.HANG && !cut) {
+        hang();
+      } else if (!cut) {
+        queue.complete(); // end of turn = end of stream: ADK sends no sentinel
+      }
       return;
     }
     Turn.Beat beat = turn.beats().get(index);
     waitThen(beat.delay(), () -> {
       try {
-        for (AgentEvent e : beat.act().get()) offer(wire.encode(e));
+        for (AgentEvent e : beat.act().get()) {
+          offer(wire.encode(e));
+          if (e instanceof AgentEvent.StreamError) {
+            // ADK: after {"error":…} the server closes the stream; nothing else follows
+            if (!cut) queue.complete();
+            cut = true;
+            return;
+          }
+        }
       } catch (RuntimeException e) {
         log.error("agent turn failed at beat {}", index, e);
         if (!cut) queue.fail(e);
@@ -77,6 +96,16 @@ final class TurnPlayer {
         queue.fail(new StreamCut());
       }
       beat(index + 1);
+    });
+  }
+
+  /** Heartbeats only, never closing, until the client goes away (ADK issue #4216: the stream does not close). */
+  private void hang() {
+    if (clientGone) return;
+    schedule(heartbeatInterval, () -> {
+      if (clientGone) return;
+      offer(wire.encode(AgentEvent.Heartbeat.INSTANCE));
+      hang();
     });
   }
 

@@ -68,41 +68,91 @@ final class SimHttp {
     return get("/api/credits/balance/simple", token);
   }
 
-  /** What a /run_sse stream carried, line by line. */
-  record SseReply(int status, String contentType, List<JsonNode> events, int heartbeats, String errorBody) {
+  /** What a /run_sse stream carried, line by line; {@code stillOpen} when we stopped reading before the server closed it. */
+  record SseReply(int status, String contentType, List<JsonNode> events, int heartbeats, String errorBody,
+      List<String> lines, boolean stillOpen) {
+    SseReply(int status, String contentType, List<JsonNode> events, int heartbeats, String errorBody) {
+      this(status, contentType, events, heartbeats, errorBody, List.of(), false);
+    }
+
     List<JsonNode> parts() {
       List<JsonNode> out = new ArrayList<>();
       for (JsonNode e : events) e.path("content").path("parts").forEach(out::add);
       return out;
     }
 
+    /** Non-partial texts (ADK form). */
     List<String> texts() {
-      return parts().stream().filter(p -> p.has("text")).map(p -> p.get("text").asText()).toList();
+      List<String> out = new ArrayList<>();
+      for (JsonNode e : events) {
+        if (e.path("partial").asBoolean(false)) continue;
+        e.path("content").path("parts").forEach(p -> { if (p.has("text")) out.add(p.get("text").asText()); });
+      }
+      return out;
+    }
+
+    List<String> partialTexts() {
+      List<String> out = new ArrayList<>();
+      for (JsonNode e : events) {
+        if (!e.path("partial").asBoolean(false)) continue;
+        e.path("content").path("parts").forEach(p -> { if (p.has("text")) out.add(p.get("text").asText()); });
+      }
+      return out;
     }
 
     List<String> functionCalls() {
       return parts().stream().filter(p -> p.has("functionCall")).map(p -> p.path("functionCall").path("name").asText()).toList();
     }
+
+    List<JsonNode> errors() {
+      return events.stream().filter(e -> e.has("error")).toList();
+    }
   }
 
   /** Sends a message and reads the SSE answer to its end; {@code onEvent} sees each JSON event as it arrives. */
   SseReply runSse(String token, String sessionId, String text, Consumer<JsonNode> onEvent) throws Exception {
+    return runSse(token, sessionId, text, Map.of(), Duration.ofSeconds(60), onEvent);
+  }
+
+  /**
+   * As above with extra body fields (e.g. {@code streaming:true}); stops reading (and closes the
+   * connection) once {@code readAtMost} has passed, reporting {@code stillOpen}.
+   */
+  SseReply runSse(String token, String sessionId, String text, Map<String, Object> extra, Duration readAtMost,
+      Consumer<JsonNode> onEvent) throws Exception {
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("app_name", "nemo_agent");
     body.put("user_id", "me");
     body.put("session_id", sessionId);
     body.put("new_message", Map.of("parts", List.of(Map.of("text", text))));
-    HttpRequest req = builder("/run_sse", token, ATTRIBUTION).header("Content-Type", "application/json")
+    body.putAll(extra);
+    HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/run_sse")).timeout(readAtMost.plusSeconds(30))
+        .header("Authorization", "Bearer " + token).header("X-Skill-Source", "nemo-video").header("X-Skill-Version", "1.9")
+        .header("X-Skill-Platform", "test").header("Content-Type", "application/json")
         .header("Accept", "text/event-stream").POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(body))).build();
-    HttpResponse<java.util.stream.Stream<String>> resp = http.send(req, HttpResponse.BodyHandlers.ofLines());
+    HttpResponse<java.io.InputStream> resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
     String type = resp.headers().firstValue("Content-Type").orElse("");
     if (!type.startsWith("text/event-stream")) {
-      return new SseReply(resp.statusCode(), type, List.of(), 0, String.join("\n", resp.body().toList()));
+      try (java.io.InputStream in = resp.body()) {
+        return new SseReply(resp.statusCode(), type, List.of(), 0, new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+      }
     }
     List<JsonNode> events = new ArrayList<>();
+    List<String> lines = new ArrayList<>();
     int heartbeats = 0;
-    try (java.util.stream.Stream<String> lines = resp.body()) {
-      for (String line : (Iterable<String>) lines::iterator) {
+    boolean stillOpen = false;
+    long deadline = System.nanoTime() + readAtMost.toNanos();
+    try (java.io.BufferedReader reader = new java.io.BufferedReader(
+        new java.io.InputStreamReader(resp.body(), java.nio.charset.StandardCharsets.UTF_8))) {
+      String line;
+      while (true) {
+        if (System.nanoTime() > deadline) {
+          stillOpen = true;
+          break;
+        }
+        line = reader.readLine();
+        if (line == null) break;
+        lines.add(line);
         if (line.startsWith(":")) {
           heartbeats++;
         } else if (line.startsWith("data:")) {
@@ -121,7 +171,29 @@ final class SimHttp {
         }
       }
     }
-    return new SseReply(resp.statusCode(), type, events, heartbeats, null);
+    return new SseReply(resp.statusCode(), type, events, heartbeats, null, lines, stillOpen);
+  }
+
+  /** E5 multipart: one part named {@code files} per entry (file name → bytes), as {@code curl -F files=@a.mp4 -F files=@b.png}. */
+  Reply uploadMultipart(String token, String sessionId, Map<String, byte[]> files) throws Exception {
+    String boundary = "----reelay" + java.util.UUID.randomUUID();
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (Map.Entry<String, byte[]> f : files.entrySet()) {
+      out.write(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"files\"; filename=\"" + f.getKey()
+          + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      out.write(f.getValue());
+      out.write("\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    out.write(("--" + boundary + "--\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return send(builder("/api/upload-video/nemo_agent/me/" + sessionId, token, ATTRIBUTION)
+        .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+        .POST(HttpRequest.BodyPublishers.ofByteArray(out.toByteArray())));
+  }
+
+  /** E1 as from another address (the simulator trusts X-Forwarded-For, like a gateway behind a proxy). */
+  Reply tokenFrom(String clientId, String address) throws Exception {
+    return send(builder("/api/auth/anonymous-token", null, Map.of("X-Client-Id", clientId, "X-Forwarded-For", address))
+        .POST(HttpRequest.BodyPublishers.noBody()));
   }
 
   HttpResponse<Path> download(String url, String token, Path target, String range) throws IOException, InterruptedException {
