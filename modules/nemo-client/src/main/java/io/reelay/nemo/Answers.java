@@ -52,7 +52,7 @@ public final class Answers {
   }
 
   /** E8/E9: a render job, read from either documented poll shape. */
-  public record RenderJob(String id, String status, Integer progress, String outputUrl, String error) {
+  public record RenderJob(String id, String status, Integer progress, String outputUrl, String error, Long completedAt) {
 
     public boolean isCompleted() {
       return "completed".equalsIgnoreCase(status) || "succeeded".equalsIgnoreCase(status);

@@ -404,7 +404,8 @@ public final class NemoClient {
         d.path("status").asText("unknown"),
         progress.isNumber() ? progress.asInt() : null,
         url,
-        d.hasNonNull("error") ? Redact.text(d.get("error").asText()) : null);
+        d.hasNonNull("error") ? Redact.text(d.get("error").asText()) : null,
+        d.path("completedAt").isNumber() ? d.get("completedAt").asLong() : null);
   }
 
   private static String firstText(JsonNode... nodes) {
