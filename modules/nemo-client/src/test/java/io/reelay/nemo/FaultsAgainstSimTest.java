@@ -47,6 +47,7 @@ class FaultsAgainstSimTest {
     Config config = ConfigFactory.parseMap(Map.of(
             "nemo-sim.port", 0,
             "nemo-sim.time-scale", 0.005,
+            "nemo-sim.max-upload-bytes", "2k",
             "reelay.nemo.retry.initial", "20ms",
             "reelay.nemo.retry.max", "100ms",
             "reelay.nemo.retry.max-attempts", MAX_ATTEMPTS,
@@ -156,6 +157,34 @@ class FaultsAgainstSimTest {
     assertThatThrownBy(() -> await(client.uploadUrls(t.token(), s.sessionId(), List.of("https://example.com/tool.exe"))))
         .cause().isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(4001));
     assertThat(calls("upload")).isEqualTo(1);
+  }
+
+  @Test
+  void aFileOverTheSizeLimitIs4002AndNeverRetried(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    AnonymousToken t = token();
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    java.nio.file.Path big = java.nio.file.Files.write(dir.resolve("big.mp4"), new byte[8192]);
+    assertThatThrownBy(() -> await(client.uploadFiles(t.token(), s.sessionId(), List.of(
+            new NemoClient.LocalFile(big, org.apache.pekko.http.javadsl.model.ContentTypes.parse("video/mp4"))))))
+        .cause().isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(4002));
+    assertThat(calls("upload")).isEqualTo(1);
+  }
+
+  @Test
+  void exportWithoutAttributionHeadersIs402AndNeverRetried() throws Exception {
+    NemoClient anonymousSkill = new NemoClient(kit.system(), new NemoSettings(
+        sim.baseUrl(), java.util.Optional.empty(), "", "", "", java.time.Duration.ofSeconds(10),
+        java.time.Duration.ofMinutes(1), java.time.Duration.ofMinutes(2), 1 << 20, 16, 32,
+        client.settings().retry(), 0, 1));
+    AnonymousToken t = token();
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    assertThatThrownBy(() -> await(anonymousSkill.submitRender(t.token(), "render_" + UUID.randomUUID(), s.sessionId(),
+            io.reelay.protocol.Json.mapper().createObjectNode(), "mp4", "high")))
+        .cause().isInstanceOfSatisfying(NemoException.Http.class, h -> {
+          assertThat(h.status()).isEqualTo(402);
+          assertThat(FailurePolicy.remedy(h)).isEqualTo(Remedy.GIVE_UP);
+        });
+    assertThat(calls("render-submit")).isEqualTo(1);
   }
 
   @Test
