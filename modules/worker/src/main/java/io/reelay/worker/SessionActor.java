@@ -142,6 +142,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     SessionState before;
     final java.util.Set<GuiTranslator.GuiAction> guiActions = java.util.EnumSet.noneOf(GuiTranslator.GuiAction.class);
     String timeline;
+    String question;
     int unchangedChecks = -1; // >= 0 while recovering from a dropped stream
     // rendering
     String renderId;
@@ -335,7 +336,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         emit(RequestState.RUNNING, job.phase, shown, null);
       }
     }
-    // tool calls and results stay internal; heartbeats only keep the stall detector happy
+    if (m.event() instanceof AgentEvent.ToolCall c && c.name().equals("ask_question")) {
+      // the agent waits for the user: the one tool call a person must see (answer with an edit)
+      job.question = Questions.describe(c.args());
+      job.sawText = true;
+      emit(RequestState.RUNNING, job.phase, job.question, null);
+    }
+    // other tool calls and results stay internal; heartbeats only keep the stall detector happy
     return this;
   }
 
@@ -439,6 +446,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     } else if (job.guiActions.contains(GuiTranslator.GuiAction.CREDITS)) {
       emit(RequestState.RUNNING, job.phase, timeline, null);
       run(Phase.CREDITS, this::fetchCredits);
+    } else if (job.question != null) {
+      finish(RequestState.COMPLETED, job.question + " Reply with an edit request in this session.", result, null);
     } else if (job.sawText) {
       finish(RequestState.COMPLETED, timeline, result, null);
     } else {
