@@ -4,14 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.reelay.nemo.Answers.AnonymousToken;
 import io.reelay.nemo.Answers.BackendSession;
 import io.reelay.nemo.FailurePolicy.Remedy;
 import io.reelay.protocol.Json;
 import io.reelay.sim.NemoSim;
-import io.reelay.sim.SimSettings;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -36,6 +33,7 @@ import org.junit.jupiter.api.Test;
 class FaultsAgainstSimTest {
 
   private static final int MAX_ATTEMPTS = 3;
+  private static SimFixture fixture;
   private static ActorTestKit kit;
   private static NemoSim sim;
   private static NemoClient client;
@@ -44,20 +42,15 @@ class FaultsAgainstSimTest {
 
   @BeforeAll
   static void start() throws Exception {
-    Config config = ConfigFactory.parseMap(Map.of(
-            "nemo-sim.port", 0,
-            "nemo-sim.time-scale", 0.005,
-            "nemo-sim.max-upload-bytes", "2k",
-            "reelay.nemo.retry.initial", "20ms",
-            "reelay.nemo.retry.max", "100ms",
-            "reelay.nemo.retry.max-attempts", MAX_ATTEMPTS,
-            "reelay.nemo.retry.rate-limit-wait", "100ms"))
-        .withFallback(ConfigFactory.load()).resolve();
-    kit = ActorTestKit.create("faults-test", config);
-    sim = NemoSim.start(kit.system(), SimSettings.from(config.getConfig("nemo-sim")))
-        .toCompletableFuture().get(30, TimeUnit.SECONDS);
-    client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()))
-        .withRetryListener(notices::add);
+    fixture = SimFixture.start("faults-test", Map.of(
+        "nemo-sim.max-upload-bytes", "2k",
+        "reelay.nemo.retry.initial", "20ms",
+        "reelay.nemo.retry.max", "100ms",
+        "reelay.nemo.retry.max-attempts", MAX_ATTEMPTS,
+        "reelay.nemo.retry.rate-limit-wait", "100ms"));
+    kit = fixture.kit();
+    sim = fixture.sim();
+    client = fixture.client().withRetryListener(notices::add);
   }
 
   @AfterEach
@@ -69,8 +62,7 @@ class FaultsAgainstSimTest {
 
   @AfterAll
   static void stop() throws Exception {
-    sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    kit.shutdownTestKit();
+    fixture.close();
   }
 
   @Test

@@ -3,15 +3,12 @@ package io.reelay.nemo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.reelay.nemo.Answers.AnonymousToken;
 import io.reelay.nemo.Answers.BackendSession;
 import io.reelay.nemo.Answers.RenderJob;
 import io.reelay.nemo.Answers.SessionState;
 import io.reelay.sim.Mp4Probe;
 import io.reelay.sim.NemoSim;
-import io.reelay.sim.SimSettings;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -29,24 +26,22 @@ import org.junit.jupiter.api.io.TempDir;
 /** The client against the simulator, endpoint by endpoint, on the happy path and its documented errors. */
 class NemoClientAgainstSimTest {
 
+  private static SimFixture fixture;
   private static ActorTestKit kit;
   private static NemoSim sim;
   private static NemoClient client;
 
   @BeforeAll
   static void start() throws Exception {
-    Config config = ConfigFactory.parseMap(Map.of("nemo-sim.port", 0, "nemo-sim.time-scale", 0.005))
-        .withFallback(ConfigFactory.load()).resolve();
-    kit = ActorTestKit.create("nemo-client-test", config);
-    sim = NemoSim.start(kit.system(), SimSettings.from(config.getConfig("nemo-sim")))
-        .toCompletableFuture().get(30, TimeUnit.SECONDS);
-    client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()));
+    fixture = SimFixture.start("nemo-client-test", Map.of());
+    kit = fixture.kit();
+    sim = fixture.sim();
+    client = fixture.client();
   }
 
   @AfterAll
   static void stop() throws Exception {
-    sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    kit.shutdownTestKit();
+    fixture.close();
   }
 
   private static <T> T await(java.util.concurrent.CompletionStage<T> s) throws Exception {

@@ -56,9 +56,9 @@ class NoSecretsInLogsTest {
     capture.setContext(ctx);
     capture.start();
     root.addAppender(capture);
-    root.setLevel(Level.ALL);
-    ctx.getLogger("org.apache.pekko").setLevel(Level.ALL);
-    ctx.getLogger("io.reelay").setLevel(Level.ALL);
+    root.setLevel(Level.TRACE);
+    ctx.getLogger("org.apache.pekko").setLevel(Level.TRACE);
+    ctx.getLogger("io.reelay").setLevel(Level.TRACE);
     List<String> secrets = new ArrayList<>();
     ActorTestKit kit = null;
     NemoSim sim = null;

@@ -3,13 +3,10 @@ package io.reelay.nemo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.reelay.nemo.Answers.AnonymousToken;
 import io.reelay.nemo.Answers.BackendSession;
 import io.reelay.nemo.Answers.RenderJob;
 import io.reelay.sim.NemoSim;
-import io.reelay.sim.SimSettings;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -28,28 +25,25 @@ import org.junit.jupiter.api.Test;
  */
 class WireVariantsAgainstSimTest {
 
+  private static SimFixture fixture;
   private static ActorTestKit kit;
   private static NemoSim sim;
   private static NemoClient client;
 
   @BeforeAll
   static void start() throws Exception {
-    Config config = ConfigFactory.parseMap(Map.of(
-            "nemo-sim.port", 0,
-            "nemo-sim.time-scale", 0.005,
-            "nemo-sim.sse-wire-form", "typed",
-            "nemo-sim.render-poll-shape", "top-level",
-            "nemo-sim.errors-as-http-status", true))
-        .withFallback(ConfigFactory.load()).resolve();
-    kit = ActorTestKit.create("variants-test", config);
-    sim = NemoSim.start(kit.system(), SimSettings.from(config.getConfig("nemo-sim"))).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()));
+    fixture = SimFixture.start("variants-test", Map.of(
+        "nemo-sim.sse-wire-form", "typed",
+        "nemo-sim.render-poll-shape", "top-level",
+        "nemo-sim.errors-as-http-status", true));
+    kit = fixture.kit();
+    sim = fixture.sim();
+    client = fixture.client();
   }
 
   @AfterAll
   static void stop() throws Exception {
-    sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    kit.shutdownTestKit();
+    fixture.close();
   }
 
   private static <T> T await(CompletionStage<T> s) throws Exception {
