@@ -89,7 +89,12 @@ public final class LocalStack implements AutoCloseable {
     m.put("nemo-sim.time-scale", ts);
     m.put("reelay.status.port", o.statusPort());
     m.put("reelay.status.api-keys", o.apiKey() + "=default");
-    m.put("reelay.worker.dev-mode", true); // a key from config (var/state-key for `up`) or one per process
+    m.put("reelay.worker.dev-mode", true);
+    if (base.getString("reelay.worker.state-key").isBlank()) {
+      // one key for every worker of this process (`up` passes the one kept in var/state-key), so a
+      // snapshot written by one worker can be read by another
+      m.put("reelay.worker.state-key", io.reelay.worker.StateCipher.newKey());
+    }
     m.put("reelay.worker.still-working-interval", scaled(w, "still-working-interval", ts));
     m.put("reelay.worker.recovery.first-check", scaled(w, "recovery.first-check", ts));
     m.put("reelay.worker.recovery.interval", scaled(w, "recovery.interval", ts));
