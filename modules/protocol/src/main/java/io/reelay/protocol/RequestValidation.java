@@ -33,6 +33,10 @@ public final class RequestValidation {
     } else if (!ID.matcher(r.sessionKey()).matches()) {
       p.add("sessionKey must be 1-128 characters of A-Z a-z 0-9 . _ : @ -");
     }
+    if (r.tenant() != null && !r.tenant().isBlank() && !ID.matcher(r.tenant()).matches()) {
+      // it names the session (and its backend client id) with the sessionKey: same rules
+      p.add("tenant must be 1-128 characters of A-Z a-z 0-9 . _ : @ - (or left out for the default tenant)");
+    }
     if (r.text() != null && r.text().length() > MAX_TEXT_CHARS) {
       p.add("text is longer than " + MAX_TEXT_CHARS + " characters");
     }

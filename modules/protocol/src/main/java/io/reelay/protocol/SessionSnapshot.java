@@ -17,13 +17,19 @@ public record SessionSnapshot(
     String userId,
     String backendSessionId,
     String taskId,
+    String language,
     String encryptedToken,
     Instant tokenExpiresAt,
     InFlight inFlight,
     List<String> recentRequestIds,
+    Long doneThroughOffset,
     Instant updatedAt) {
 
   public static final int VERSION = 1;
+
+  // doneThroughOffset: the highest requests-topic offset (in this session's partition) of a request
+  // this session has finished; every earlier request of the session is finished too (a session runs
+  // its requests in offset order), so a new owner skips them without keeping their ids.
 
   /** The request a session is working on, with enough to resume it without paying twice. */
   @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -39,9 +39,9 @@ class MessagesRoundTripTest {
   void snapshotRoundTrips() {
     SessionSnapshot s =
         new SessionSnapshot(
-            1, "s-1", "default", "c-1", "anon_1", "123", "task_1", "enc", Instant.EPOCH,
+            1, "s-1", "default", "c-1", "anon_1", "123", "task_1", "en", "enc", Instant.EPOCH,
             new SessionSnapshot.InFlight("r-1", Phase.RENDERING, "render_r-1", "fp", 4),
-            List.of("r-0"), Instant.EPOCH);
+            List.of("r-0"), 41L, Instant.EPOCH);
     assertThat(Json.read(Json.string(s), SessionSnapshot.class)).isEqualTo(s);
   }
 

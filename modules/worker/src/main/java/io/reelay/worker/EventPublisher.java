@@ -55,9 +55,25 @@ public final class EventPublisher implements AutoCloseable {
     return sent;
   }
 
-  /** The session's latest snapshot, on the compacted sessions topic keyed by session key. */
-  public CompletionStage<Void> snapshot(io.reelay.protocol.SessionSnapshot s) {
-    return send(new ProducerRecord<>(topics.sessions(), s.sessionKey(), Json.bytes(s)));
+  /**
+   * The session's latest snapshot on the compacted sessions topic, keyed by {@link #snapshotKey} and
+   * written to the partition its requests come from (co-partitioned by construction, whatever the
+   * key), so whoever is assigned that requests partition finds it in the same sessions partition.
+   * Without a known partition (a session not fed from Kafka), the key decides.
+   */
+  public CompletionStage<Void> snapshot(io.reelay.protocol.SessionSnapshot s, int partition) {
+    String key = snapshotKey(s.tenant(), s.sessionKey());
+    return send(new ProducerRecord<>(topics.sessions(), partition >= 0 ? partition : null, key, Json.bytes(s)));
+  }
+
+  /** Sessions of different tenants may share a session key: the snapshot key keeps them apart. */
+  public static String snapshotKey(String tenant, String sessionKey) {
+    return tenant + "/" + sessionKey;
+  }
+
+  /** Waits until everything sent so far is acknowledged (before a partition is handed over). */
+  public void flush() {
+    producer.flush();
   }
 
   /** The seq that follows the last one published for an unfinished request (1 if none). */
@@ -65,9 +81,18 @@ public final class EventPublisher implements AutoCloseable {
     return lastSeq.getOrDefault(requestId, 0L) + 1;
   }
 
-  /** The original bytes, unchanged, with the reason and where they came from in headers. */
-  public CompletionStage<Void> deadLetter(ConsumerRecord<String, byte[]> rec, String reason) {
-    ProducerRecord<String, byte[]> r = new ProducerRecord<>(topics.dlq(), rec.key(), rec.value());
+  /**
+   * The original bytes, unchanged (cut to {@code maxBytes} when larger, with the original size in
+   * {@code reelay.truncated}), with the reason and where they came from in headers.
+   */
+  public CompletionStage<Void> deadLetter(ConsumerRecord<String, byte[]> rec, String reason, long maxBytes) {
+    byte[] value = rec.value();
+    boolean cut = value != null && value.length > maxBytes;
+    ProducerRecord<String, byte[]> r =
+        new ProducerRecord<>(topics.dlq(), rec.key(), cut ? java.util.Arrays.copyOf(value, (int) maxBytes) : value);
+    if (cut) {
+      r.headers().add("reelay.truncated", Integer.toString(value.length).getBytes(StandardCharsets.UTF_8));
+    }
     r.headers()
         .add("reelay.reason", reason.getBytes(StandardCharsets.UTF_8))
         .add("reelay.source.topic", rec.topic().getBytes(StandardCharsets.UTF_8))

@@ -54,8 +54,19 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   public sealed interface Command {}
 
-  /** Run this request now (the registry hands a session one at a time); {@code replyTo} hears once it is finished. */
-  public record Handle(Request request, ActorRef<Done> replyTo) implements Command {}
+  /**
+   * Run this request now (the registry hands a session one at a time, and hears {@link
+   * SessionRegistry.Finished} once its terminal event is written). Its events start at {@code
+   * firstSeq}; {@code resume}: a previous owner or incarnation was working on it, and the session's
+   * snapshot says how to go on.
+   */
+  public record Handle(Request request, SessionRegistry.Origin origin, long firstSeq, boolean resume) implements Command {}
+
+  /** The session's partition is handed over: write the snapshot, then stop; {@code replyTo} hears once it is sent. */
+  public record Release(ActorRef<Done> replyTo) implements Command {}
+
+  /** A request of this session finished without it (cancelled while queued): keep it in the snapshot. */
+  public record Remember(String requestId) implements Command {}
 
   private record TokenReady(long job, AnonymousToken token) implements Command {}
 
@@ -89,14 +100,19 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private static final String TEMPORARY_ISSUE = "encountered a temporary issue";
 
+  /**
+   * @param memory the session's latest snapshot (null for a new session): every (re)start begins
+   *     from it, and the session keeps it current
+   */
   public static Behavior<Command> create(
-      String session, String sessionKey, String tenant, WorkerSettings settings, NemoClient client,
-      EventPublisher events, StateCipher cipher, ActorRef<SessionRegistry.Command> registry) {
+      String session, String sessionKey, String tenant, java.util.concurrent.atomic.AtomicReference<SessionSnapshot> memory,
+      WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher,
+      ActorRef<SessionRegistry.Command> registry) {
     return Behaviors.setup(
         ctx -> {
           registry.tell(new SessionRegistry.Started(session)); // on every (re)start
           return Behaviors.withTimers(
-              t -> new SessionActor(ctx, t, session, sessionKey, tenant, settings, client, events, cipher, registry));
+              t -> new SessionActor(ctx, t, session, sessionKey, tenant, memory, settings, client, events, cipher, registry));
         });
   }
 
@@ -105,6 +121,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private final ActorRef<SessionRegistry.Command> registry;
   private final StateCipher cipher;
   private final java.util.ArrayDeque<String> recentRequestIds = new java.util.ArrayDeque<>();
+  private final java.util.concurrent.atomic.AtomicReference<SessionSnapshot> memory;
+  // where the session's requests come from, and the last of them it finished (see SessionSnapshot)
+  private int partition = -1;
+  private long doneThrough = -1;
+  private SessionSnapshot.InFlight inFlightAtStart;
   private String taskId;
   private final String sessionKey;
   private final String tenant;
@@ -129,8 +150,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     final long id = ++jobCounter;
     final Request request;
     final Action action;
-    final ActorRef<Done> replyTo;
+    final long offset;
     long seq;
+    long seqReserved; // seqs below it may be used by this owner: the snapshot promises the next owner starts there
     Phase phase = Phase.QUEUED;
     Runnable step;
     boolean renewedToken;
@@ -140,6 +162,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     UniqueKillSwitch stream;
     boolean sawText;
     SessionState before;
+    String beforeFingerprint; // of the state before the message, when only that is known (resumed)
     final java.util.Set<GuiTranslator.GuiAction> guiActions = java.util.EnumSet.noneOf(GuiTranslator.GuiAction.class);
     String timeline;
     String question;
@@ -147,6 +170,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     // rendering
     String renderId;
     int renderSubmits;
+    boolean renderReSubmitted;
     RenderPoller poller;
     Instant renderStarted;
     Integer lastProgress;
@@ -154,8 +178,12 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     Job(Handle h, long firstSeq) {
       this.request = h.request();
       this.action = h.request().effectiveAction();
-      this.replyTo = h.replyTo();
+      this.offset = h.origin().offset();
       this.seq = firstSeq;
+    }
+
+    String fingerprintBefore() {
+      return before != null ? before.fingerprint() : beforeFingerprint;
     }
   }
 
@@ -165,6 +193,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       String session,
       String sessionKey,
       String tenant,
+      java.util.concurrent.atomic.AtomicReference<SessionSnapshot> memory,
       WorkerSettings settings,
       NemoClient client,
       EventPublisher events,
@@ -181,7 +210,47 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     this.client = client.withRetryListener(n -> ctx.getSelf().tell(new Retrying(n)));
     this.events = events;
     this.clientId = clientIdFor(settings.clientIdPrefix(), tenant, sessionKey);
+    this.memory = memory;
     client.settings().fixedToken().ifPresent(t -> this.token = t);
+    SessionSnapshot last = memory.get();
+    if (last != null) {
+      restore(last);
+    }
+  }
+
+  /** Identity and history from the session's last snapshot (a new owner, or a restart after a crash). */
+  private void restore(SessionSnapshot s) {
+    userId = s.userId();
+    backendSessionId = s.backendSessionId();
+    taskId = s.taskId();
+    language = s.language();
+    doneThrough = s.doneThroughOffset() == null ? -1 : s.doneThroughOffset();
+    inFlightAtStart = s.inFlight();
+    if (s.recentRequestIds() != null) {
+      recentRequestIds.addAll(s.recentRequestIds());
+    }
+    if (token == null && s.encryptedToken() != null) {
+      try {
+        token = Token.of(cipher.decrypt(s.encryptedToken(), sessionKey));
+        tokenExpiresAt = s.tokenExpiresAt();
+      } catch (RuntimeException e) {
+        // another key (rotated) or a damaged record: the client id gets the same account back
+        getContext().getLog().warn("session {}: the snapshot's token cannot be decrypted with this worker's state key; signing in again", session);
+      }
+    }
+  }
+
+  /** {@code s} with {@code requestId} among its finished requests. */
+  static SessionSnapshot withFinished(SessionSnapshot s, String requestId) {
+    java.util.List<String> recent = new java.util.ArrayList<>(s.recentRequestIds() == null ? java.util.List.of() : s.recentRequestIds());
+    recent.add(requestId);
+    while (recent.size() > RECENT) {
+      recent.remove(0);
+    }
+    SessionSnapshot.InFlight inFlight = s.inFlight() != null && s.inFlight().requestId().equals(requestId) ? null : s.inFlight();
+    return new SessionSnapshot(s.v(), s.sessionKey(), s.tenant(), s.clientId(), s.userId(), s.backendSessionId(), s.taskId(),
+        s.language(), s.encryptedToken(), s.tokenExpiresAt(), inFlight, java.util.List.copyOf(recent), s.doneThroughOffset(),
+        Instant.now());
   }
 
   /** A stable client id per (tenant, session): the backend gives the same client id its token back. */
@@ -205,6 +274,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(TimerFired.class, this::onTimer)
         .onMessage(Retrying.class, this::onRetrying)
         .onMessage(Uploaded.class, this::onUploaded)
+        .onMessage(Release.class, this::onRelease)
+        .onMessage(Remember.class, this::onRemember)
         .build();
   }
 
@@ -217,10 +288,56 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (job != null) {
       throw new IllegalStateException("session handed " + h.request().requestId() + " while busy with " + job.request.requestId());
     }
-    job = new Job(h, 2); // seq 1 was the QUEUED event
+    if (h.origin().partition() >= 0) {
+      partition = h.origin().partition();
+    }
+    SessionSnapshot.InFlight was = h.resume() && inFlightAtStart != null
+        && inFlightAtStart.requestId().equals(h.request().requestId()) ? inFlightAtStart : null;
+    inFlightAtStart = null;
+    job = new Job(h, was == null ? h.firstSeq() : Math.max(h.firstSeq(), was.nextSeq()));
     timers.startSingleTimer(key(TimerKind.DEADLINE), new TimerFired(job.id, TimerKind.DEADLINE), settings.requestDeadline());
-    advance();
+    if (was != null) {
+      resume(was);
+    } else {
+      snapshot(); // recorded as in flight: whoever runs the session next resumes it from here
+      advance();
+    }
     return this;
+  }
+
+  /**
+   * Goes on with a request a previous owner (or incarnation) was working on, without paying twice:
+   * a submitted render is polled under the same id, a message that may have reached the agent is
+   * never sent again (its result is looked for), anything else had spent nothing and starts over.
+   */
+  private void resume(SessionSnapshot.InFlight was) {
+    if (was.renderId() != null) {
+      job.renderId = was.renderId();
+      job.renderSubmits = renderSubmitOf(was.renderId());
+      job.renderStarted = Instant.now();
+      job.poller = newPoller();
+      emit(RequestState.RUNNING, Phase.RENDERING, "Resumed from the session's last snapshot: following the render already submitted", null);
+      snapshot();
+      advance();
+    } else if (was.stateFingerprint() != null && (was.phase() == Phase.GENERATING || was.phase() == Phase.EDITING)) {
+      job.beforeFingerprint = was.stateFingerprint();
+      emit(RequestState.RUNNING, was.phase(), "Resumed from the session's last snapshot while the agent was working; the message is not sent again."
+          + " Checking the result in " + seconds(settings.recoveryFirstCheck()), null);
+      startRecovery();
+    } else {
+      emit(RequestState.RUNNING, was.phase() == null ? Phase.QUEUED : was.phase(),
+          "Resumed from the session's last snapshot; nothing had been spent yet, so it starts over", null);
+      snapshot();
+      advance();
+    }
+  }
+
+  /** The stream is gone: never re-send (it would run and charge twice); look at the state instead. */
+  private void startRecovery() {
+    job.unchangedChecks = 0;
+    job.step = this::advance; // identity if needed, then the state check (see afterStreamState)
+    timers.startSingleTimer(key(TimerKind.RECOVERY_CHECK), new TimerFired(job.id, TimerKind.RECOVERY_CHECK),
+        settings.recoveryFirstCheck());
   }
 
   /** Runs whatever the current request needs next: identity first, then its action. */
@@ -229,16 +346,12 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       run(Phase.AUTHENTICATING, this::fetchToken);
     } else if (backendSessionId == null && needsSession(job.action)) {
       run(Phase.SESSION, this::createSession);
+    } else if (job.renderId != null) {
+      run(Phase.RENDERING, this::pollRender); // never a second submit for the same export
     } else {
       switch (job.action) {
         case GENERATE, EDIT -> run(job.action == Action.EDIT ? Phase.EDITING : Phase.GENERATING, this::fetchState);
-        case EXPORT -> {
-          if (job.renderId == null) {
-            run(Phase.EXPORTING, this::checkDraft);
-          } else {
-            run(Phase.RENDERING, this::pollRender); // never a second submit for the same export
-          }
-        }
+        case EXPORT -> run(Phase.EXPORTING, this::checkDraft);
         case STATE -> run(Phase.STATE, this::fetchState);
         case CREDITS -> run(Phase.CREDITS, this::fetchCredits);
         case UPLOAD -> run(Phase.UPLOADING, this::upload);
@@ -356,12 +469,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       Throwable t = FailurePolicy.unwrap(m.failure());
       if (t instanceof NemoException.Stream s && !"STREAM_ERROR".equals(s.code())) {
         // dropped, stalled or too long: never re-send (it would run and charge twice); look instead
-        job.unchangedChecks = 0;
         emit(RequestState.RUNNING, job.phase, "The connection to the agent " + (s.code().equals("STREAM_CUT") ? "dropped" : "stalled")
             + "; the message is not sent again. Checking the result in " + seconds(settings.recoveryFirstCheck()), null);
-        job.step = this::fetchState;
-        timers.startSingleTimer(key(TimerKind.RECOVERY_CHECK), new TimerFired(job.id, TimerKind.RECOVERY_CHECK),
-            settings.recoveryFirstCheck());
+        startRecovery();
       } else if (t instanceof NemoException.Backend || t instanceof NemoException.Http) {
         // refused before any stream (1001, 1002, 2001, …): the message did not run; start over
         // from the state check once the identity is repaired
@@ -394,37 +504,38 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     SessionState s = m.state();
     String timeline = TimelineSummary.of(s.draft());
+    if (job.phase == Phase.EXPORTING) {
+      // the draft check of an export (also a generation's export, or a render tried again)
+      if (!s.hasExportableDraft()) {
+        finish(RequestState.FAILED, "Nothing to export yet", null,
+            new ErrorInfo("EMPTY_DRAFT", "The session has no tracks to export", false,
+                "Generate a video in this session first, then export"));
+      } else {
+        startRender(s);
+      }
+      return this;
+    }
     switch (job.action) {
       case GENERATE, EDIT -> afterStreamState(s, timeline);
       case STATE -> finish(RequestState.COMPLETED, timeline, new Result(null, timeline, null, null), null);
-      case EXPORT -> {
-        if (!s.hasExportableDraft()) {
-          finish(RequestState.FAILED, "Nothing to export yet", null,
-              new ErrorInfo("EMPTY_DRAFT", "The session has no tracks to export", false,
-                  "Generate a video in this session first, then export"));
-        } else {
-          startRender(s);
-        }
-      }
-      default -> throw new IllegalStateException("state fetched for " + job.action);
+      default -> throw new IllegalStateException("state fetched for " + job.action + " in " + job.phase);
     }
     return this;
   }
 
   /** The state before the message (then open the stream), after it, or while recovering a drop. */
   private void afterStreamState(SessionState s, String timeline) {
-    if (job.before == null) {
+    if (job.fingerprintBefore() == null) {
       job.before = s;
       openStream();
       return;
     }
     Result result = new Result(null, timeline, null, null);
-    boolean changed = !s.fingerprint().equals(job.before.fingerprint());
+    boolean changed = !s.fingerprint().equals(job.fingerprintBefore());
     if (job.unchangedChecks >= 0) {
       if (changed) {
-        finish(RequestState.COMPLETED,
-            "The stream dropped, but the backend finished: " + TimelineDiff.describe(job.before.draft(), s.draft(), timeline),
-            result, null);
+        String what = job.before == null ? timeline : TimelineDiff.describe(job.before.draft(), s.draft(), timeline);
+        finish(RequestState.COMPLETED, "The stream dropped, but the backend finished: " + what, result, null);
       } else if (++job.unchangedChecks >= settings.recoveryMaxUnchanged()) {
         finish(RequestState.FAILED, "The connection dropped and nothing changed after " + job.unchangedChecks + " checks", null,
             new ErrorInfo("STREAM_LOST", "the stream dropped and the backend state did not change", true,
@@ -514,16 +625,33 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     job.renderSubmits++;
     job.renderId = renderIdFor(job.request.requestId(), job.renderSubmits);
     job.renderStarted = Instant.now();
-    job.poller = new RenderPoller(settings.renderPollGrid(), settings.renderPollMargin(), settings.renderPollMinGap());
+    job.poller = newPoller();
     Request.Output out = job.request.output() == null ? Request.Output.DEFAULT : job.request.output();
     long id = job.id;
     String renderId = job.renderId;
     emit(RequestState.RUNNING, Phase.RENDERING, "Export started", 0.0);
+    snapshot(); // the render id before the submit: a new owner polls this job instead of submitting another
     run(Phase.RENDERING, () -> pipe(
         client.submitRender(token, renderId, backendSessionId, s.draft(),
             out.format() == null ? "mp4" : out.format(), out.quality() == null ? "high" : out.quality()),
         r -> new RenderUpdate(id, r, true), id));
-    snapshot(); // the render id, so a new owner polls this job instead of submitting another
+  }
+
+  private RenderPoller newPoller() {
+    return new RenderPoller(settings.renderPollGrid(), settings.renderPollMargin(), settings.renderPollMinGap());
+  }
+
+  /** Which submit of its request a render id names (see {@link #renderIdFor}). */
+  static int renderSubmitOf(String renderId) {
+    int r = renderId.lastIndexOf("_r");
+    if (r > 0) {
+      try {
+        return Integer.parseInt(renderId.substring(r + 2));
+      } catch (NumberFormatException e) {
+        return 1; // "_r" was part of the request id
+      }
+    }
+    return 1;
   }
 
   /** The render id is derived from the requestId, so a repeat after failover is the same job. */
@@ -591,19 +719,46 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         client.cancelRender(token, job.renderId); // best effort; the job ends CANCELLED either way
       }
       finish(RequestState.CANCELLED, "Cancelled by request " + c.requestId(), null, null);
-      publishOne(c, RequestState.COMPLETED, "Cancelled " + target, h.replyTo());
+      publishOne(c, RequestState.COMPLETED, "Cancelled " + target);
     } else {
-      publishOne(c, RequestState.FAILED, "Nothing to cancel: " + target + " already finished", h.replyTo());
+      publishOne(c, RequestState.FAILED, "Nothing to cancel: " + target + " already finished");
     }
     return this;
   }
 
-  private void publishOne(Request r, RequestState state, String message, ActorRef<Done> replyTo) {
+  /** The one event of a cancel request, then the registry hears it is finished. */
+  private void publishOne(Request r, RequestState state, String message) {
     ErrorInfo err = state == RequestState.FAILED
         ? new ErrorInfo("NOT_CANCELLABLE", message, false, "It may have finished already: check its status")
         : null;
+    String id = r.requestId();
     publish(r, 1, state, Phase.DONE, message, null, null, err)
-        .whenComplete((ok, e) -> replyTo.tell(Done.getInstance()));
+        .whenComplete((ok, e) -> registry.tell(new SessionRegistry.Finished(session, id)));
+    addRecent(id);
+    snapshot();
+  }
+
+  // ------------------------------------------------------------------ hand-over
+
+  /**
+   * The partition moves to another owner (or this worker stops): write where everything stands and
+   * stop. A stream is closed without a word to the backend, which goes on with the work; the next
+   * owner looks for its result. A render goes on too, and is polled by the next owner.
+   */
+  private Behavior<Command> onRelease(Release r) {
+    if (job != null && job.stream != null) {
+      job.stream.shutdown();
+    }
+    timers.cancelAll();
+    ActorRef<Done> replyTo = r.replyTo();
+    snapshot().whenComplete((ok, err) -> replyTo.tell(Done.getInstance()));
+    return Behaviors.stopped();
+  }
+
+  private Behavior<Command> onRemember(Remember m) {
+    addRecent(m.requestId());
+    snapshot();
+    return this;
   }
 
   // ------------------------------------------------------------------ failures, retries, timers
@@ -613,6 +768,16 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       return this;
     }
     Throwable t = FailurePolicy.unwrap(m.failure());
+    if (job.phase == Phase.RENDERING && job.renderId != null && notFound(t) && !job.renderReSubmitted) {
+      // a render id recorded just before its submit, by an owner that stopped before the submit
+      // arrived: the backend never saw it, so submitting it now under the same id is not a repeat
+      job.renderReSubmitted = true;
+      emit(RequestState.RUNNING, Phase.EXPORTING, "The backend has no render under this export's id yet; submitting it now", null);
+      job.renderSubmits--;
+      job.renderId = null;
+      run(Phase.EXPORTING, this::checkDraft);
+      return this;
+    }
     // transport rows were already retried by the client; what remains is identity repair or the end
     switch (FailurePolicy.remedy(t)) {
       case RENEW_TOKEN -> {
@@ -678,6 +843,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     return this;
   }
 
+  private static boolean notFound(Throwable t) {
+    return (t instanceof NemoException.Backend b && (b.backendCode() == 404 || b.httpStatus() == 404))
+        || (t instanceof NemoException.Http h && h.status() == 404);
+  }
+
   private void fail(Throwable t) {
     ErrorInfo info = FailureReport.describe(t, userId);
     getContext().getLog().info("request {} failed in {}: {}", job.request.requestId(), job.phase, t.getMessage());
@@ -697,6 +867,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   private void emit(RequestState state, Phase phase, String message, Double progress) {
     job.phase = phase;
     job.lastPublished = Instant.now();
+    if (job.seq >= job.seqReserved - SEQ_BLOCK / 2) {
+      snapshot(); // reserve the next block early, so it is stored long before it is needed
+    }
     publish(job.request, job.seq++, state, phase, message, progress, null, null);
   }
 
@@ -713,30 +886,49 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
               if (err != null) {
                 getContext().getSystem().log().error("terminal event of {} not published: {}", done.request.requestId(), err.toString());
               }
-              done.replyTo.tell(Done.getInstance());
               registry.tell(new SessionRegistry.Finished(session, done.request.requestId()));
             });
     job = null;
-    recentRequestIds.addLast(done.request.requestId());
-    while (recentRequestIds.size() > RECENT) {
-      recentRequestIds.removeFirst();
-    }
+    doneThrough = Math.max(doneThrough, done.offset);
+    addRecent(done.request.requestId());
     snapshot();
   }
 
+  private void addRecent(String requestId) {
+    recentRequestIds.addLast(requestId);
+    while (recentRequestIds.size() > RECENT) {
+      recentRequestIds.removeFirst();
+    }
+  }
+
   private static final int RECENT = 50;
+
+  /**
+   * Event seqs are handed out in blocks (hi/lo): a snapshot records the end of the block in use as
+   * the in-flight request's next seq, so whoever resumes the request starts above every seq this
+   * owner may have published since, without a snapshot per event. A takeover leaves a gap, never
+   * a repeat.
+   */
+  private static final long SEQ_BLOCK = 100;
+
+  private long reserveSeqs() {
+    job.seqReserved = job.seq + SEQ_BLOCK;
+    return job.seqReserved;
+  }
 
   /**
    * Publishes the session's durable state: identity (the token encrypted), the request in flight
    * with its phase, render id and the state fingerprint from before a credit-spending call, the
    * recently finished requests, the next event seq.
    */
-  private void snapshot() {
+  private CompletionStage<Void> snapshot() {
     SessionSnapshot.InFlight inFlight = job == null ? null : new SessionSnapshot.InFlight(
-        job.request.requestId(), job.phase, job.renderId, job.before == null ? null : job.before.fingerprint(), job.seq);
-    events.snapshot(new SessionSnapshot(SessionSnapshot.VERSION, sessionKey, tenant, clientId, userId, backendSessionId,
-        taskId, token == null ? null : cipher.encrypt(token.reveal(), sessionKey), tokenExpiresAt, inFlight,
-        java.util.List.copyOf(recentRequestIds), Instant.now()));
+        job.request.requestId(), job.phase, job.renderId, job.fingerprintBefore(), reserveSeqs());
+    SessionSnapshot s = new SessionSnapshot(SessionSnapshot.VERSION, sessionKey, tenant, clientId, userId, backendSessionId,
+        taskId, language, token == null ? null : cipher.encrypt(token.reveal(), sessionKey), tokenExpiresAt, inFlight,
+        java.util.List.copyOf(recentRequestIds), doneThrough < 0 ? null : doneThrough, Instant.now());
+    memory.set(s); // what a restart after a crash begins from
+    return events.snapshot(s, partition);
   }
 
   private CompletionStage<Void> publish(

@@ -7,13 +7,21 @@ import io.reelay.protocol.Event.ErrorInfo;
 import io.reelay.protocol.Phase;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
+import io.reelay.protocol.SessionSnapshot;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -21,126 +29,306 @@ import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.Terminated;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
  * The parent of a worker's sessions: one supervised {@link SessionActor} per (tenant, session key),
- * spawned on demand. It holds each session's queue and hands the session one request at a time, so
- * that a session that crashes loses nothing that was waiting: the request it was working on ends
- * FAILED (it is not run again — that could pay twice), the next one starts on the restarted actor.
- * A {@code cancel} is handled the moment it arrives, never queued.
+ * spawned on demand, restored from its snapshot when a previous owner left one. It holds each
+ * session's queue and hands the session one request at a time, so that a session that crashes
+ * loses nothing that was waiting: the restarted actor resumes the request it was working on from
+ * the session's last snapshot (never paying twice); after {@value #MAX_RESTARTS} crashes that
+ * request ends FAILED and the queue carries on with a fresh actor. A {@code cancel} is handled the
+ * moment it arrives, never queued.
+ *
+ * <p>Every {@link Submit} is answered once with an {@link Outcome}: FINISHED when its terminal
+ * event is written (its offset may be committed), RELEASED when its partition was handed over
+ * first (it must not be committed: the next owner resumes it from the session's snapshot).
  */
 public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Command> {
 
   public sealed interface Command {}
 
-  /** Run {@code request} in its session's order; {@code replyTo} hears once it is finished. */
-  public record Submit(Request request, ActorRef<Done> replyTo) implements Command {}
+  /** Where a request was read. {@code replayed}: a previous owner of the partition may have seen it. */
+  public record Origin(int partition, long offset, boolean replayed) {
+    public static final Origin NONE = new Origin(-1, -1, false);
+  }
 
-  /** From a session: its request is finished (terminal event published). */
+  public enum Outcome {
+    FINISHED,
+    RELEASED
+  }
+
+  /** Run {@code request} in its session's order; {@code replyTo} hears once, when it is finished or released. */
+  public record Submit(Request request, Origin origin, ActorRef<Outcome> replyTo) implements Command {
+    public Submit(Request request, ActorRef<Outcome> replyTo) {
+      this(request, Origin.NONE, replyTo);
+    }
+  }
+
+  /** A partition was assigned: its sessions continue from these snapshots (keyed by snapshot key). */
+  public record Restore(int partition, Map<String, SessionSnapshot> snapshots, ActorRef<Done> replyTo) implements Command {}
+
+  /**
+   * Hand sessions over: those of {@code partitions} (revoked or lost), or all of them when {@code
+   * all} (the worker stops, and accepts nothing more). Each writes its snapshot and stops; their
+   * requests are answered RELEASED. {@code replyTo} hears once every snapshot is sent.
+   */
+  public record Release(Set<Integer> partitions, boolean all, ActorRef<Done> replyTo) implements Command {}
+
+  /** From a session: this request is finished (terminal event published). */
   record Finished(String session, String requestId) implements Command {}
 
   /** From a session, each time it (re)starts. */
   record Started(String session) implements Command {}
 
   private static final int MAX_RESTARTS = 3;
+  private static final int REMEMBERED = 1000;
 
-  /** Makes the behavior of one session (injected in tests). */
+  /**
+   * Makes the behavior of one session (injected in tests). {@code memory} holds the session's latest
+   * snapshot (null for a new session): the session keeps it current, and each (re)start begins from it.
+   */
   @FunctionalInterface
   public interface SessionFactory {
-    Behavior<SessionActor.Command> create(String session, Request first, ActorRef<Command> registry);
+    Behavior<SessionActor.Command> create(
+        String session, Request first, AtomicReference<SessionSnapshot> memory, ActorRef<Command> registry);
   }
 
   public static Behavior<Command> create(
-      WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher) {
-    return create(events, (session, first, registry) ->
-        SessionActor.create(session, first.sessionKey(), first.tenantOrDefault(), settings, client, events, cipher, registry));
+      WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher, Duration handoverTimeout) {
+    return create(events, handoverTimeout, (session, first, memory, registry) -> SessionActor.create(
+        session, first.sessionKey(), first.tenantOrDefault(), memory, settings, client, events, cipher, registry));
   }
 
-  public static Behavior<Command> create(EventPublisher events, SessionFactory sessions) {
-    return Behaviors.setup(ctx -> new SessionRegistry(ctx, events, sessions));
+  public static Behavior<Command> create(EventPublisher events, Duration handoverTimeout, SessionFactory sessions) {
+    return Behaviors.setup(ctx -> new SessionRegistry(ctx, events, handoverTimeout, sessions));
   }
 
   private final SessionFactory factory;
   private final EventPublisher events;
+  private final Duration handoverTimeout;
   private final Map<String, Slot> sessions = new HashMap<>();
+  private boolean closing;
 
-  /** One session: its actor, what waits, what runs. */
-  private static final class Slot {
-    ActorRef<SessionActor.Command> actor;
-    final Deque<Submit> queue = new ArrayDeque<>();
-    Submit running;
-    boolean started;
-    // requests finished here, to recognise one delivered again (a rebalance, a producer retry)
-    final java.util.LinkedHashSet<String> finished = new java.util.LinkedHashSet<>();
+  /** A request in hand, with everyone waiting for it (a record delivered twice waits on the first). */
+  private static final class Pending {
+    final Request request;
+    final Origin origin;
+    final List<ActorRef<Outcome>> waiters = new ArrayList<>();
+    long firstSeq;
+    boolean resume;
 
-    boolean knows(String requestId) {
-      return finished.contains(requestId)
-          || (running != null && running.request().requestId().equals(requestId))
-          || queue.stream().anyMatch(q -> q.request().requestId().equals(requestId));
+    Pending(Submit s) {
+      this.request = s.request();
+      this.origin = s.origin();
+      waiters.add(s.replyTo());
+    }
+
+    String id() {
+      return request.requestId();
+    }
+
+    void answer(Outcome o) {
+      waiters.forEach(w -> w.tell(o));
     }
   }
 
-  private static final int REMEMBERED = 1000;
+  /** One session: its actor, what waits, what runs, what it has finished. */
+  private static final class Slot {
+    final int partition;
+    final AtomicReference<SessionSnapshot> memory = new AtomicReference<>();
+    ActorRef<SessionActor.Command> actor;
+    boolean started;
+    final Deque<Pending> queue = new ArrayDeque<>();
+    Pending running;
+    final Map<String, Pending> cancels = new HashMap<>(); // handed to the actor
+    // requests finished here or by the previous owner, to recognise one delivered again
+    final LinkedHashSet<String> finished = new LinkedHashSet<>();
+    long doneThrough = -1;
+    String inFlightAtLastOwner;
 
-  private SessionRegistry(ActorContext<Command> ctx, EventPublisher events, SessionFactory factory) {
+    Slot(int partition) {
+      this.partition = partition;
+    }
+
+    Pending find(String requestId) {
+      if (running != null && running.id().equals(requestId)) {
+        return running;
+      }
+      if (cancels.containsKey(requestId)) {
+        return cancels.get(requestId);
+      }
+      return queue.stream().filter(q -> q.id().equals(requestId)).findFirst().orElse(null);
+    }
+
+    boolean done(String requestId, Origin origin) {
+      return finished.contains(requestId)
+          || (origin.offset() >= 0 && origin.offset() <= doneThrough && !requestId.equals(inFlightAtLastOwner));
+    }
+
+    void remember(String requestId) {
+      finished.add(requestId);
+      if (finished.size() > REMEMBERED) {
+        finished.remove(finished.iterator().next());
+      }
+    }
+  }
+
+  private SessionRegistry(ActorContext<Command> ctx, EventPublisher events, Duration handoverTimeout, SessionFactory factory) {
     super(ctx);
     this.factory = factory;
     this.events = events;
+    this.handoverTimeout = handoverTimeout;
   }
 
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Submit.class, this::onSubmit)
+        .onMessage(Restore.class, this::onRestore)
+        .onMessage(Release.class, this::onRelease)
         .onMessage(Finished.class, this::onFinished)
         .onMessage(Started.class, this::onStarted)
         .onSignal(Terminated.class, this::onTerminated)
         .build();
   }
 
-  private Behavior<Command> onSubmit(Submit s) {
-    Request r = s.request();
-    Slot slot = sessions.computeIfAbsent(sessionId(r), k -> new Slot());
-    if (slot.knows(r.requestId())) {
-      // the same requestId again: it runs (or ran) once; the record's offset commits in order after it
-      getContext().getLog().info("request {} delivered again; not run twice", r.requestId());
-      s.replyTo().tell(Done.getInstance());
-      return this;
+  // ------------------------------------------------------------------ hand-over
+
+  private Behavior<Command> onRestore(Restore r) {
+    int restoredSessions = 0;
+    for (SessionSnapshot s : r.snapshots().values()) {
+      String id = sessionId(s.tenant(), s.sessionKey());
+      if (sessions.containsKey(id)) {
+        continue; // still live here: what it holds is newer than its snapshot
+      }
+      Slot slot = new Slot(r.partition());
+      slot.memory.set(s);
+      if (s.recentRequestIds() != null) {
+        s.recentRequestIds().forEach(slot::remember);
+      }
+      slot.doneThrough = s.doneThroughOffset() == null ? -1 : s.doneThroughOffset();
+      slot.inFlightAtLastOwner = s.inFlight() == null ? null : s.inFlight().requestId();
+      sessions.put(id, slot);
+      restoredSessions++;
     }
-    if (r.effectiveAction() == Action.CANCEL) {
-      cancel(slot, s);
-      return this;
-    }
-    int ahead = slot.queue.size() + (slot.running == null ? 0 : 1);
-    publish(r, 1, RequestState.QUEUED, ahead == 0 ? "Accepted" : "Queued behind " + ahead + " request(s) of this session", null);
-    slot.queue.add(s);
-    dispatch(sessionId(r), slot);
+    getContext().getLog().info("partition {}: {} session(s) restored from snapshots", r.partition(), restoredSessions);
+    r.replyTo().tell(Done.getInstance());
     return this;
   }
 
-  private void cancel(Slot slot, Submit c) {
-    String target = c.request().cancels();
-    if (slot.running != null && slot.running.request().requestId().equals(target)) {
-      slot.actor.tell(new SessionActor.Handle(c.request(), c.replyTo()));
+  private Behavior<Command> onRelease(Release r) {
+    closing |= r.all();
+    List<CompletionStage<Done>> snapshots = new ArrayList<>();
+    Iterator<Map.Entry<String, Slot>> it = sessions.entrySet().iterator();
+    while (it.hasNext()) {
+      Slot slot = it.next().getValue();
+      if (!r.all() && !r.partitions().contains(slot.partition)) {
+        continue;
+      }
+      it.remove();
+      if (slot.actor != null) {
+        getContext().unwatch(slot.actor); // its stop is a hand-over, not a crash
+        ActorRef<SessionActor.Command> actor = slot.actor;
+        snapshots.add(AskPattern.<SessionActor.Command, Done>ask(
+                actor, SessionActor.Release::new, handoverTimeout, getContext().getSystem().scheduler())
+            .exceptionally(e -> Done.getInstance()));
+      }
+      if (slot.running != null) {
+        slot.running.answer(Outcome.RELEASED);
+      }
+      slot.queue.forEach(p -> p.answer(Outcome.RELEASED));
+      slot.cancels.values().forEach(p -> p.answer(Outcome.RELEASED));
+    }
+    ActorRef<Done> replyTo = r.replyTo();
+    CompletableFuture.allOf(snapshots.stream().map(CompletionStage::toCompletableFuture).toArray(CompletableFuture[]::new))
+        .whenComplete((ok, err) -> replyTo.tell(Done.getInstance()));
+    return this;
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  private Behavior<Command> onSubmit(Submit s) {
+    Request r = s.request();
+    if (closing) {
+      s.replyTo().tell(Outcome.RELEASED); // stopping: the next owner takes it
+      return this;
+    }
+    String session = sessionId(r.tenantOrDefault(), r.sessionKey());
+    Slot slot = sessions.computeIfAbsent(session, k -> new Slot(s.origin().partition()));
+    Pending known = slot.find(r.requestId());
+    if (known != null) {
+      // delivered again while in hand: it runs once; this copy is answered with the first
+      known.waiters.add(s.replyTo());
+      return this;
+    }
+    if (slot.done(r.requestId(), s.origin())) {
+      getContext().getLog().info("request {} delivered again; it finished already, not run twice", r.requestId());
+      s.replyTo().tell(Outcome.FINISHED);
+      return this;
+    }
+    Pending p = new Pending(s);
+    if (r.effectiveAction() == Action.CANCEL) {
+      cancel(session, slot, p);
+      return this;
+    }
+    if (r.requestId().equals(slot.inFlightAtLastOwner)) {
+      // the previous owner was working on it: resume (its snapshot says how), no second QUEUED
+      slot.inFlightAtLastOwner = null;
+      p.resume = true;
+      slot.queue.addFirst(p);
+    } else {
+      // a previous owner may have published QUEUED (seq 1) already: then start above it
+      long queuedSeq = s.origin().replayed() ? 2 : 1;
+      int ahead = slot.queue.size() + (slot.running == null ? 0 : 1);
+      publish(r, queuedSeq, RequestState.QUEUED,
+          ahead == 0 ? "Accepted" : "Queued behind " + ahead + " request(s) of this session", null);
+      p.firstSeq = queuedSeq + 1;
+      slot.queue.add(p);
+    }
+    dispatch(session, slot);
+    return this;
+  }
+
+  private void cancel(String session, Slot slot, Pending c) {
+    String target = c.request.cancels();
+    if (slot.running != null && slot.running.id().equals(target)) {
+      slot.cancels.put(c.id(), c);
+      slot.actor.tell(new SessionActor.Handle(c.request, c.origin, 1, false));
       return;
     }
-    for (Submit q : slot.queue) {
-      if (q.request().requestId().equals(target)) {
+    for (Pending q : slot.queue) {
+      if (q.id().equals(target) && !q.resume) {
         slot.queue.remove(q);
-        remember(slot, q.request().requestId());
-        publish(q.request(), 2, RequestState.CANCELLED, "Cancelled before it started", null)
-            .whenComplete((ok, err) -> q.replyTo().tell(Done.getInstance()));
-        publish(c.request(), 1, RequestState.COMPLETED, "Cancelled " + target, null)
-            .whenComplete((ok, err) -> c.replyTo().tell(Done.getInstance()));
+        finishedHere(slot, q.id());
+        finishedHere(slot, c.id());
+        publish(q.request, q.firstSeq, RequestState.CANCELLED, "Cancelled before it started", null)
+            .whenComplete((ok, err) -> q.answer(Outcome.FINISHED));
+        publish(c.request, 1, RequestState.COMPLETED, "Cancelled " + target, null)
+            .whenComplete((ok, err) -> c.answer(Outcome.FINISHED));
         return;
       }
     }
     String msg = "Nothing to cancel: " + target + " is not running or queued in this session";
-    publish(c.request(), 1, RequestState.FAILED, msg,
+    finishedHere(slot, c.id());
+    publish(c.request, 1, RequestState.FAILED, msg,
             new ErrorInfo("NOT_CANCELLABLE", msg, false, "It may have finished already: check its status"))
-        .whenComplete((ok, err) -> c.replyTo().tell(Done.getInstance()));
+        .whenComplete((ok, err) -> c.answer(Outcome.FINISHED));
+  }
+
+  /** Finished without the session running it: remembered here and in the session's snapshot. */
+  private void finishedHere(Slot slot, String requestId) {
+    slot.remember(requestId);
+    if (slot.actor != null) {
+      slot.actor.tell(new SessionActor.Remember(requestId));
+    } else {
+      SessionSnapshot s = slot.memory.updateAndGet(x -> x == null ? null : SessionActor.withFinished(x, requestId));
+      if (s != null) {
+        events.snapshot(s, slot.partition);
+      }
+    }
   }
 
   private void dispatch(String session, Slot slot) {
@@ -148,30 +336,45 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       return;
     }
     if (slot.actor == null) {
-      slot.actor = spawn(session, slot.queue.peek().request());
+      slot.actor = spawn(session, slot.queue.peek().request, slot.memory);
     }
     slot.running = slot.queue.poll();
-    slot.actor.tell(new SessionActor.Handle(slot.running.request(), slot.running.replyTo()));
+    slot.actor.tell(new SessionActor.Handle(slot.running.request, slot.running.origin, slot.running.firstSeq, slot.running.resume));
   }
 
   private Behavior<Command> onFinished(Finished f) {
     Slot slot = sessions.get(f.session());
-    if (slot != null && slot.running != null && slot.running.request().requestId().equals(f.requestId())) {
+    if (slot == null) {
+      return this;
+    }
+    Pending cancel = slot.cancels.remove(f.requestId());
+    if (cancel != null) {
+      slot.remember(f.requestId());
+      cancel.answer(Outcome.FINISHED);
+    } else if (slot.running != null && slot.running.id().equals(f.requestId())) {
+      slot.running.answer(Outcome.FINISHED);
       slot.running = null;
-      remember(slot, f.requestId());
+      slot.remember(f.requestId());
       dispatch(f.session(), slot);
     }
     return this;
   }
+
+  // ------------------------------------------------------------------ crashes
 
   private Behavior<Command> onStarted(Started s) {
     Slot slot = sessions.get(s.session());
     if (slot == null) {
       return this;
     }
-    if (slot.started) {
-      // a restart after a crash: whatever ran is lost with the old incarnation
-      abandonRunning(s.session(), slot, "the session crashed while working on this request");
+    if (slot.started && slot.running != null) {
+      // a restart after a crash: the new incarnation resumes the request from the session's last
+      // snapshot, as a new owner would (a render is polled again, a cut stream is never re-sent)
+      Pending p = slot.running;
+      getContext().getLog().warn("session {} restarted after a crash; resuming request {}", s.session(), p.id());
+      p.resume = true;
+      p.firstSeq = Math.max(p.firstSeq, events.nextSeq(p.id()));
+      slot.actor.tell(new SessionActor.Handle(p.request, p.origin, p.firstSeq, true));
     }
     slot.started = true;
     return this;
@@ -189,30 +392,23 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   }
 
   private void abandonRunning(String session, Slot slot, String reason) {
-    Submit lost = slot.running;
+    Pending lost = slot.running;
     slot.running = null;
     if (lost != null) {
-      remember(slot, lost.request().requestId());
-      Request r = lost.request();
+      finishedHere(slot, lost.id());
+      Request r = lost.request;
       getContext().getLog().error("request {} of session {}: {}", r.requestId(), session, reason);
-      publish(r, events.nextSeq(r.requestId()), RequestState.FAILED, "Failed: " + reason,
+      publish(r, Math.max(lost.firstSeq, events.nextSeq(r.requestId())), RequestState.FAILED, "Failed: " + reason,
               new ErrorInfo("SESSION_CRASHED", reason, true,
                   "It was not run again, to avoid paying twice; check the session state, then resubmit under a new requestId"))
-          .whenComplete((ok, err) -> lost.replyTo().tell(Done.getInstance()));
+          .whenComplete((ok, err) -> lost.answer(Outcome.FINISHED));
     }
     dispatch(session, slot);
   }
 
-  private static void remember(Slot slot, String requestId) {
-    slot.finished.add(requestId);
-    if (slot.finished.size() > REMEMBERED) {
-      slot.finished.remove(slot.finished.iterator().next());
-    }
-  }
-
-  private ActorRef<SessionActor.Command> spawn(String session, Request r) {
+  private ActorRef<SessionActor.Command> spawn(String session, Request r, AtomicReference<SessionSnapshot> memory) {
     Behavior<SessionActor.Command> behavior =
-        Behaviors.supervise(factory.create(session, r, getContext().getSelf()))
+        Behaviors.supervise(factory.create(session, r, memory, getContext().getSelf()))
             .onFailure(
                 SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)
                     .withMaxRestarts(MAX_RESTARTS));
@@ -227,7 +423,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   }
 
   /** Sessions of different tenants never share an actor, even under the same key. */
-  private static String sessionId(Request r) {
-    return r.tenantOrDefault() + "/" + r.sessionKey();
+  static String sessionId(String tenant, String sessionKey) {
+    return EventPublisher.snapshotKey(tenant, sessionKey);
   }
 }

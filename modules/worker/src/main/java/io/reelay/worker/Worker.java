@@ -14,43 +14,74 @@ import io.reelay.protocol.RequestState;
 import io.reelay.protocol.RequestValidation;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.pekko.Done;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.kafka.AutoSubscription;
 import org.apache.pekko.kafka.CommitterSettings;
+import org.apache.pekko.kafka.RestrictedConsumer;
 import org.apache.pekko.kafka.ConsumerMessage;
 import org.apache.pekko.kafka.ConsumerSettings;
 import org.apache.pekko.kafka.Subscriptions;
 import org.apache.pekko.kafka.javadsl.Committer;
 import org.apache.pekko.kafka.javadsl.Consumer;
+import org.apache.pekko.kafka.javadsl.PartitionAssignmentHandler;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One worker: a member of the workers' consumer group that turns requests into session-actor work
- * and commits each request's offset once the request is finished. Bad records never block a
- * partition: they go to the DLQ with a REJECTED event.
+ * One worker: a member of the workers' consumer group. Each assigned partition of {@code requests}
+ * is a sub-stream of its own (partitioned source): parse, wait for capacity, hand the request to its
+ * session, commit its offset once it is finished. Bad records never block a partition: they go to
+ * the DLQ with a REJECTED event.
+ *
+ * <p>Hand-over (see {@link Handover}): when a partition is revoked or lost, its sessions write their
+ * snapshots and stop before the rebalance goes on; when one is assigned, its sessions partition is
+ * read before its first request, so every request found in flight is resumed, not run again.
  */
 public final class Worker {
 
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
+  // DLQ copies of oversize records are cut to this (they are evidence, not work)
+  private static final int DLQ_MAX_BYTES = 512 * 1024;
+
   private final ActorSystem<?> system;
   private final EventPublisher events;
+  private final SnapshotStore snapshots;
   private final ActorRef<SessionRegistry.Command> sessions;
   private final Consumer.DrainingControl<Done> control;
   private final WorkerSettings settings;
+  private final Capacity capacity;
+  private final String clientId;
+  // per partition: bumped at each hand-over, so that nothing read before it is committed after it
+  private final Map<Integer, AtomicLong> epochs = new ConcurrentHashMap<>();
+  // per partition: where the requests partition ended when it was assigned (records below it may
+  // have been seen by a previous owner)
+  private final Map<Integer, Long> replayBelow = new ConcurrentHashMap<>();
   private volatile boolean stopping;
   private CompletionStage<Done> stopped;
 
@@ -58,15 +89,21 @@ public final class Worker {
     this.system = system;
     this.settings = settings;
     StateCipher cipher = settings.stateCipher(); // fails fast without a key outside dev mode
-    this.events = new EventPublisher(settings.bootstrapServers(), settings.topics(), settings.producerProperties());
+    Map<String, String> producer = new HashMap<>(settings.producerProperties());
+    producer.putIfAbsent("max.request.size", Long.toString(Math.max(1 << 20, 2L * DLQ_MAX_BYTES)));
+    this.events = new EventPublisher(settings.bootstrapServers(), settings.topics(), producer);
+    this.snapshots = new SnapshotStore(settings.bootstrapServers(), settings.topics());
+    this.capacity = new Capacity(settings.maxActiveRequests());
     String id = UUID.randomUUID().toString().substring(0, 8);
-    this.sessions = system.systemActorOf(SessionRegistry.create(settings, client, events, cipher), "sessions-" + id, Props.empty());
+    this.clientId = "reelay-worker-" + id;
+    this.sessions = system.systemActorOf(
+        SessionRegistry.create(settings, client, events, cipher, settings.handoverTimeout()), "sessions-" + id, Props.empty());
 
     ConsumerSettings<String, byte[]> consumer =
         ConsumerSettings.create(system, new StringDeserializer(), new ByteArrayDeserializer())
             .withBootstrapServers(settings.bootstrapServers())
             .withGroupId(settings.groupId())
-            .withClientId("reelay-worker-" + id)
+            .withClientId(clientId)
             .withProperties(settings.consumerProperties())
             .withProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false")
             .withStopTimeout(Duration.ZERO);
@@ -74,10 +111,12 @@ public final class Worker {
         CommitterSettings.create(system)
             .withMaxBatch(settings.commitMaxBatch())
             .withMaxInterval(settings.commitMaxInterval());
+    AutoSubscription subscription =
+        Subscriptions.topics(settings.topics().requests()).withPartitionAssignmentHandler(new Handover());
     this.control =
-        Consumer.committableSource(consumer, Subscriptions.topics(settings.topics().requests()))
-            .mapAsync(settings.maxActiveRequests(), msg -> handle(msg.record()).thenApply(done -> offsetOf(msg)))
-            .toMat(Committer.sink(committer), Consumer::createDrainingControl)
+        Consumer.committablePartitionedSource(consumer, subscription)
+            .mapAsyncUnordered(MAX_PARTITIONS, tp -> runPartition(tp.first(), tp.second(), committer))
+            .toMat(Sink.ignore(), Consumer::createDrainingControl)
             .run(system);
     control
         .streamCompletion()
@@ -91,13 +130,51 @@ public final class Worker {
             });
   }
 
-  private static ConsumerMessage.Committable offsetOf(ConsumerMessage.CommittableMessage<String, byte[]> msg) {
-    return msg.committableOffset();
+  private static final int MAX_PARTITIONS = 10_000;
+
+  /** A record on its way through a partition's stream. */
+  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, String rejection) {
+    boolean needsCapacity() {
+      return request != null && request.effectiveAction() != io.reelay.protocol.Action.CANCEL;
+    }
+  }
+
+  /** What became of a record: committed only when FINISHED and read in the partition's current epoch. */
+  private record Handled(ConsumerMessage.CommittableMessage<String, byte[]> msg, SessionRegistry.Outcome outcome, long epoch) {}
+
+  /** One assigned partition: in offset order, bounded by capacity, committed once finished. */
+  private CompletionStage<Done> runPartition(
+      TopicPartition tp, Source<ConsumerMessage.CommittableMessage<String, byte[]>, NotUsed> records, CommitterSettings committer) {
+    int p = tp.partition();
+    AtomicLong epoch = epochs.computeIfAbsent(p, k -> new AtomicLong());
+    return records
+        .map(this::parse)
+        .mapAsync(1, r -> r.needsCapacity() ? capacity.acquire().thenApply(x -> r) : CompletableFuture.completedFuture(r))
+        .mapAsync(settings.maxActiveRequests(), r -> {
+          long readIn = epoch.get();
+          return handle(r)
+              .thenApply(outcome -> new Handled(r.msg(), outcome, readIn))
+              .whenComplete((h, e) -> {
+                if (r.needsCapacity()) {
+                  capacity.release();
+                }
+              });
+        })
+        .filter(h -> h.outcome() == SessionRegistry.Outcome.FINISHED && h.epoch() == epoch.get())
+        .map(h -> (ConsumerMessage.Committable) h.msg().committableOffset())
+        .toMat(Committer.sink(committer), Keep.right())
+        .run(system)
+        .exceptionally(e -> {
+          // e.g. a commit refused after the partition moved on: the next owner re-reads and skips what is done
+          log.warn("stream of {} ended: {}", tp, e.toString());
+          return Done.getInstance();
+        });
   }
 
   /**
    * Starts a worker on {@code system} (several may share one system, e.g. {@code reelay up
-   * --workers 3}); it drains when the system shuts down (SIGTERM, Ctrl-C).
+   * --workers 3}); it hands its sessions over and leaves the group when the system shuts down
+   * (SIGTERM, Ctrl-C).
    */
   public static Worker start(ActorSystem<?> system, WorkerSettings settings, NemoClient client) {
     Worker w = new Worker(system, settings, client);
@@ -106,50 +183,149 @@ public final class Worker {
     return w;
   }
 
-  /** Stops fetching, lets in-flight requests finish their commit, leaves the group. */
+  /**
+   * A graceful stop: stop taking requests, let every session write its snapshot and stop (work in
+   * progress is resumed by the next owner, not waited for), commit what is finished, leave the group
+   * so that the partitions move at once.
+   */
   public synchronized CompletionStage<Done> stop() {
     if (stopped == null) {
       stopping = true;
-      stopped = control
-          .drainAndShutdown(system.executionContext())
+      stopped = release(Set.of(), true)
+          .thenCompose(d -> control.drainAndShutdown(system.executionContext()))
           .exceptionally(e -> Done.getInstance())
           .thenApply(
               d -> {
                 events.close();
+                snapshots.close();
                 return Done.getInstance();
               });
     }
     return stopped;
   }
 
-  private CompletionStage<Done> handle(ConsumerRecord<String, byte[]> rec) {
+  /** The Kafka client id of this worker's consumer (as the consumer group lists its members). */
+  public String clientId() {
+    return clientId;
+  }
+
+  /** Requests in hand (running or queued in a session) and records waiting for room. */
+  public int requestsInHand() {
+    return capacity.inUse();
+  }
+
+  /** Sessions of {@code partitions} (or all) snapshot and stop; then everything sent is flushed. */
+  private CompletionStage<Done> release(Set<Integer> partitions, boolean all) {
+    if (all) {
+      epochs.values().forEach(AtomicLong::incrementAndGet);
+    } else {
+      partitions.forEach(p -> epochs.computeIfAbsent(p, k -> new AtomicLong()).incrementAndGet());
+    }
+    return AskPattern.<SessionRegistry.Command, Done>ask(
+            sessions, r -> new SessionRegistry.Release(partitions, all, r), settings.handoverTimeout(), system.scheduler())
+        .exceptionally(e -> {
+          log.warn("hand-over of partitions {} not confirmed within {}: {}", all ? "all" : partitions, settings.handoverTimeout(), e.toString());
+          return Done.getInstance();
+        })
+        .thenApply(d -> {
+          events.flush();
+          return d;
+        });
+  }
+
+  /**
+   * Rebalance callbacks, run on the consumer's thread while the rebalance waits: that is the point.
+   * A partition's sessions are snapshotted and stopped before anyone else can be assigned it, and a
+   * new owner reads the snapshots before the partition's first request reaches it.
+   */
+  private final class Handover implements PartitionAssignmentHandler {
+
+    @Override
+    public void onAssign(Set<TopicPartition> assigned, RestrictedConsumer consumer) {
+      for (TopicPartition tp : assigned) {
+        SnapshotStore.Restored r = snapshots.load(tp.partition(), settings.handoverTimeout());
+        replayBelow.put(tp.partition(), r.requestsEnd());
+        AskPattern.<SessionRegistry.Command, Done>ask(sessions,
+                reply -> new SessionRegistry.Restore(tp.partition(), r.sessions(), reply), settings.handoverTimeout(), system.scheduler())
+            .toCompletableFuture()
+            .join();
+        log.info("assigned {}: {} session snapshot(s) read", tp, r.sessions().size());
+      }
+    }
+
+    @Override
+    public void onRevoke(Set<TopicPartition> revoked, RestrictedConsumer consumer) {
+      handOver(revoked, "revoked");
+    }
+
+    @Override
+    public void onLost(Set<TopicPartition> lost, RestrictedConsumer consumer) {
+      handOver(lost, "lost");
+    }
+
+    @Override
+    public void onStop(Set<TopicPartition> current, RestrictedConsumer consumer) {
+      handOver(current, "stopping");
+    }
+
+    private void handOver(Set<TopicPartition> tps, String why) {
+      if (tps.isEmpty()) {
+        return;
+      }
+      Set<Integer> partitions = tps.stream().map(TopicPartition::partition).collect(Collectors.toSet());
+      release(partitions, false).toCompletableFuture().join();
+      log.info("{} {}: sessions snapshotted and stopped", why, tps);
+    }
+  }
+
+  private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg) {
+    ConsumerRecord<String, byte[]> rec = msg.record();
+    if (rec.value() == null || rec.value().length == 0) {
+      return new InHand(msg, null, "empty record: no value (a request is a JSON object)");
+    }
+    if (rec.value().length > settings.maxRecordBytes()) {
+      return new InHand(msg, null, "record is " + rec.value().length + " bytes, over the limit of "
+          + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)");
+    }
     Request request;
     try {
       request = Json.read(rec.value(), Request.class);
     } catch (RuntimeException e) {
-      return reject(rec, "not a valid request: " + shortReason(e));
+      return new InHand(msg, null, "not a valid request: " + shortReason(e));
     }
     if (request == null) {
-      return reject(rec, "empty record");
+      return new InHand(msg, null, "empty record");
     }
     List<String> problems = RequestValidation.problems(request);
     if (!problems.isEmpty()) {
-      return reject(rec, String.join("; ", problems));
+      return new InHand(msg, null, String.join("; ", problems));
     }
+    return new InHand(msg, request, null);
+  }
+
+  private CompletionStage<SessionRegistry.Outcome> handle(InHand r) {
+    ConsumerRecord<String, byte[]> rec = r.msg().record();
+    if (r.rejection() != null) {
+      return reject(rec, r.rejection()).thenApply(d -> SessionRegistry.Outcome.FINISHED);
+    }
+    Request request = r.request();
+    boolean replayed = rec.offset() < replayBelow.getOrDefault(rec.partition(), 0L);
+    SessionRegistry.Origin origin = new SessionRegistry.Origin(rec.partition(), rec.offset(), replayed);
     Duration timeout = settings.requestDeadline().multipliedBy(4);
-    return AskPattern.<SessionRegistry.Command, Done>ask(
-            sessions, replyTo -> new SessionRegistry.Submit(request, replyTo), timeout, system.scheduler())
+    return AskPattern.<SessionRegistry.Command, SessionRegistry.Outcome>ask(
+            sessions, replyTo -> new SessionRegistry.Submit(request, origin, replyTo), timeout, system.scheduler())
         .exceptionally(
             e -> {
+              // not committed: whoever owns the partition next finds it in the session's snapshot
               log.error("request {} did not finish within {}: {}", request.requestId(), timeout, e.toString());
-              return Done.getInstance();
+              return SessionRegistry.Outcome.RELEASED;
             });
   }
 
   /** Dead-letters the record and, if its requestId can be read, tells its sender why (REJECTED). */
   private CompletionStage<Done> reject(ConsumerRecord<String, byte[]> rec, String reason) {
     log.warn("rejected record {}-{}@{}: {}", rec.topic(), rec.partition(), rec.offset(), reason);
-    CompletionStage<Void> dlq = events.deadLetter(rec, reason);
+    CompletionStage<Void> dlq = events.deadLetter(rec, reason, DLQ_MAX_BYTES);
     JsonNode node = readTree(rec.value());
     String requestId = text(node, "requestId");
     if (requestId == null) {
@@ -182,19 +358,55 @@ public final class Worker {
   /** Jackson's failure as a person reads it: the field and what is wrong with it, one line. */
   static String shortReason(Throwable e) {
     Throwable t = e instanceof java.io.UncheckedIOException && e.getCause() != null ? e.getCause() : e;
+    if (t instanceof com.fasterxml.jackson.databind.JsonMappingException jm
+        && jm.getCause() instanceof com.fasterxml.jackson.core.JsonProcessingException broken) {
+      t = broken; // broken JSON met inside a field: the JSON is the problem, not the field
+    }
     String m;
-    if (t instanceof com.fasterxml.jackson.databind.JsonMappingException jm) {
-      Throwable root = jm.getCause() instanceof IllegalArgumentException iae ? iae : null;
+    if (t instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException sc) {
+      m = sc.getOriginalMessage().startsWith("Document nesting depth")
+          ? "nested deeper than " + sc.getOriginalMessage().replaceAll(".*maximum allowed \\((\\d+).*", "$1") + " levels"
+          : "a JSON value longer than any request needs";
+    } else if (t instanceof com.fasterxml.jackson.databind.JsonMappingException jm) {
       String field = jm.getPath().isEmpty() ? null : jm.getPath().get(jm.getPath().size() - 1).getFieldName();
-      m = (field == null ? "" : "field '" + field + "': ") + (root != null ? root.getMessage() : jm.getOriginalMessage());
+      String where = field == null ? "" : "field '" + field + "': ";
+      String original = jm.getOriginalMessage();
+      if (jm.getCause() instanceof IllegalArgumentException iae) {
+        m = where + iae.getMessage();
+      } else if (jm instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException mi && mi.getTargetType() != null) {
+        if (field == null) {
+          m = "a request is a JSON object {\"v\":1,\"requestId\":…}, not " + (original.contains("Array value") ? "an array"
+              : original.contains("String value") ? "a string" : original.contains("Number value") ? "a number"
+              : original.contains("end-of-input") ? "empty" : "true/false");
+        } else {
+          m = where + (original.startsWith("Cannot map `null`") ? "required, " : "must be ") + expected(mi.getTargetType());
+        }
+      } else {
+        m = where + original.replaceAll("`[^`]*`", "a value");
+      }
     } else if (t instanceof com.fasterxml.jackson.core.JsonProcessingException jp) {
-      m = "not JSON (" + jp.getOriginalMessage() + ")";
+      String o = jp.getOriginalMessage();
+      m = "not JSON (" + (o.startsWith("Unexpected end-of-input") ? "it ends early: cut off?" : o.replaceAll(" in [A-Z_]+$", "")) + ")";
     } else {
       m = String.valueOf(t.getMessage());
     }
     int nl = m.indexOf('\n');
     m = nl > 0 ? m.substring(0, nl) : m;
     return m.length() > 300 ? m.substring(0, 300) + "…" : m;
+  }
+
+  /** What a field of this Java type looks like in JSON, for a person. */
+  private static String expected(Class<?> type) {
+    if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
+      return "a whole number";
+    }
+    if (type == String.class || type.isEnum()) {
+      return "a string";
+    }
+    if (type == Instant.class) {
+      return "an ISO-8601 time such as 2026-01-31T12:00:00Z";
+    }
+    return "a JSON object";
   }
 
   /** {@code reelay worker}: one worker process configured by config + environment. */
@@ -204,8 +416,8 @@ public final class Worker {
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "reelay-worker", config);
     TopicSetup.ensure(settings.bootstrapServers(), settings.topics(), settings.partitions(), settings.replicationFactor());
     NemoClient client = new NemoClient(system, NemoSettings.from(config.getConfig("reelay.nemo")));
-    start(system, settings, client);
-    System.out.println("reelay worker consuming " + settings.topics().requests() + " as group "
+    Worker w = start(system, settings, client);
+    System.out.println("reelay worker " + w.clientId() + " consuming " + settings.topics().requests() + " as group "
         + settings.groupId() + " from " + settings.bootstrapServers() + ", backend " + client.settings().baseUrl());
   }
 }

@@ -32,6 +32,8 @@ public record WorkerSettings(
     boolean devMode,
     int commitMaxBatch,
     Duration commitMaxInterval,
+    long maxRecordBytes,
+    Duration handoverTimeout,
     Map<String, String> consumerProperties,
     Map<String, String> producerProperties) {
 
@@ -63,6 +65,8 @@ public record WorkerSettings(
         w.getBoolean("dev-mode"),
         w.getInt("commit.max-batch"),
         w.getDuration("commit.max-interval"),
+        w.getBytes("max-record-bytes"),
+        w.getDuration("handover-timeout"),
         properties(w.getConfig("kafka-consumer")),
         properties(w.getConfig("kafka-producer")));
   }
@@ -96,13 +100,13 @@ public record WorkerSettings(
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, consumerProperties, producerProperties);
   }
 }

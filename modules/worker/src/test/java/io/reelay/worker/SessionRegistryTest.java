@@ -18,7 +18,6 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.pekko.Done;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -52,70 +51,95 @@ class SessionRegistryTest {
     kit.shutdownTestKit();
   }
 
-  /** A session that completes requests at once, and throws on a request whose text is "crash". */
+  private static final java.util.Set<String> crashedOnce = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * A session that completes requests at once; it throws on a request whose text is "crash", and on
+   * the first attempt of one whose text is "crash once". Its events start at the seq it is handed.
+   */
   private static Behavior<SessionActor.Command> fakeSession(String session, ActorRef<SessionRegistry.Command> registry) {
     return Behaviors.setup(ctx -> {
       registry.tell(new SessionRegistry.Started(session));
       return Behaviors.receiveMessage(m -> {
         SessionActor.Handle h = (SessionActor.Handle) m;
         Request r = h.request();
-        events.publish(event(r, 2, RequestState.RUNNING)).toCompletableFuture().get();
-        if ("crash".equals(r.text())) {
+        events.publish(event(r, h.firstSeq(), RequestState.RUNNING, h.resume() ? "resumed" : "started")).toCompletableFuture().get();
+        if ("crash".equals(r.text()) || ("crash once".equals(r.text()) && crashedOnce.add(r.requestId()))) {
           throw new IllegalStateException("simulated bug");
         }
-        events.publish(event(r, 3, RequestState.COMPLETED)).toCompletableFuture().get();
-        h.replyTo().tell(Done.getInstance());
+        events.publish(event(r, h.firstSeq() + 1, RequestState.COMPLETED, "done")).toCompletableFuture().get();
         registry.tell(new SessionRegistry.Finished(session, r.requestId()));
         return Behaviors.same();
       });
     });
   }
 
-  private static Event event(Request r, long seq, RequestState state) {
-    return new Event(1, r.requestId(), r.sessionKey(), "default", seq, Instant.now(), state, Phase.GENERATING, "x", null, null, null);
+  private static Event event(Request r, long seq, RequestState state, String message) {
+    return new Event(1, r.requestId(), r.sessionKey(), "default", seq, Instant.now(), state, Phase.GENERATING, message, null, null, null);
   }
 
   @Test
-  void aCrashFailsOnlyTheRunningRequestAndTheQueueCarriesOn() {
+  void aCrashedSessionResumesItsRequestAfterTheRestartAndTheQueueCarriesOn() {
     ActorRef<SessionRegistry.Command> registry =
-        kit.spawn(SessionRegistry.create(events, (session, first, reg) -> fakeSession(session, reg)));
-    TestProbe<Done> a = kit.createTestProbe();
-    TestProbe<Done> b = kit.createTestProbe();
-    TestProbe<Done> c = kit.createTestProbe();
-    registry.tell(new SessionRegistry.Submit(Request.of("a", "s1", "fine", null), a.getRef()));
-    registry.tell(new SessionRegistry.Submit(Request.of("b", "s1", "crash", null), b.getRef()));
-    registry.tell(new SessionRegistry.Submit(Request.of("c", "s1", "fine again", null), c.getRef()));
-    a.expectMessage(Done.getInstance());
-    b.expectMessage(java.time.Duration.ofSeconds(10), Done.getInstance());
-    c.expectMessage(java.time.Duration.ofSeconds(10), Done.getInstance());
+        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), (session, first, memory, reg) -> fakeSession(session, reg)));
+    TestProbe<SessionRegistry.Outcome> a = kit.createTestProbe();
+    TestProbe<SessionRegistry.Outcome> b = kit.createTestProbe();
+    TestProbe<SessionRegistry.Outcome> c = kit.createTestProbe();
+    registry.tell(new SessionRegistry.Submit(Request.of("a1", "s1", "fine", null), a.getRef()));
+    registry.tell(new SessionRegistry.Submit(Request.of("b1", "s1", "crash once", null), b.getRef()));
+    registry.tell(new SessionRegistry.Submit(Request.of("c1", "s1", "fine again", null), c.getRef()));
+    a.expectMessage(SessionRegistry.Outcome.FINISHED);
+    b.expectMessage(java.time.Duration.ofSeconds(10), SessionRegistry.Outcome.FINISHED);
+    c.expectMessage(java.time.Duration.ofSeconds(10), SessionRegistry.Outcome.FINISHED);
 
-    Map<String, List<Event>> byRequest = read(9);
-    assertThat(byRequest.get("a")).extracting(Event::state)
+    Map<String, List<Event>> byRequest = read(9, "a1", "b1", "c1");
+    assertThat(byRequest.get("a1")).extracting(Event::state)
         .containsExactly(RequestState.QUEUED, RequestState.RUNNING, RequestState.COMPLETED);
-    assertThat(byRequest.get("b")).extracting(Event::seq).containsExactly(1L, 2L, 3L);
-    Event crashed = byRequest.get("b").get(2);
+    // the restarted session was handed the same request to resume, with its seq continuing
+    assertThat(byRequest.get("b1")).extracting(Event::state).first().isEqualTo(RequestState.QUEUED);
+    assertThat(byRequest.get("b1")).extracting(Event::message).endsWith("started", "resumed", "done");
+    assertThat(byRequest.get("b1")).extracting(Event::seq).containsExactly(1L, 2L, 3L, 4L);
+    assertThat(byRequest.get("c1")).extracting(Event::state).last().isEqualTo(RequestState.COMPLETED);
+  }
+
+  @Test
+  void aSessionThatKeepsCrashingFailsOnlyThatRequestAndTheQueueCarriesOn() {
+    ActorRef<SessionRegistry.Command> registry =
+        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), (session, first, memory, reg) -> fakeSession(session, reg)));
+    TestProbe<SessionRegistry.Outcome> b = kit.createTestProbe();
+    TestProbe<SessionRegistry.Outcome> c = kit.createTestProbe();
+    registry.tell(new SessionRegistry.Submit(Request.of("b2", "s3", "crash", null), b.getRef()));
+    registry.tell(new SessionRegistry.Submit(Request.of("c2", "s3", "fine", null), c.getRef()));
+    b.expectMessage(java.time.Duration.ofSeconds(20), SessionRegistry.Outcome.FINISHED);
+    c.expectMessage(java.time.Duration.ofSeconds(10), SessionRegistry.Outcome.FINISHED);
+
+    Map<String, List<Event>> byRequest = read(8, "b2", "c2");
+    Event crashed = byRequest.get("b2").get(byRequest.get("b2").size() - 1);
     assertThat(crashed.state()).isEqualTo(RequestState.FAILED);
     assertThat(crashed.error().code()).isEqualTo("SESSION_CRASHED");
-    assertThat(byRequest.get("c").get(2).state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(crashed.seq()).isGreaterThan(byRequest.get("b2").get(byRequest.get("b2").size() - 2).seq());
+    assertThat(byRequest.get("c2")).extracting(Event::state).last().isEqualTo(RequestState.COMPLETED);
   }
 
   @Test
   void aRequestDeliveredAgainRunsOnce() {
     ActorRef<SessionRegistry.Command> registry =
-        kit.spawn(SessionRegistry.create(events, (session, first, reg) -> fakeSession(session, reg)));
-    TestProbe<Done> probe = kit.createTestProbe();
+        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), (session, first, memory, reg) -> fakeSession(session, reg)));
+    TestProbe<SessionRegistry.Outcome> probe = kit.createTestProbe();
     for (int i = 0; i < 3; i++) {
       registry.tell(new SessionRegistry.Submit(Request.of("dup", "s2", "once", null), probe.getRef()));
     }
     registry.tell(new SessionRegistry.Submit(Request.of("after", "s2", "next", null), probe.getRef()));
     probe.receiveSeveralMessages(4);
-    Map<String, List<Event>> byRequest = read(12);
+    Map<String, List<Event>> byRequest = read(6, "dup", "after");
     assertThat(byRequest.get("dup")).extracting(Event::state)
         .containsExactly(RequestState.QUEUED, RequestState.RUNNING, RequestState.COMPLETED);
     assertThat(byRequest.get("after")).hasSize(3);
   }
 
-  private static Map<String, List<Event>> read(int atLeast) {
+  /** Events of {@code ids} (all events when none given), once at least {@code atLeast} are there and the topic is quiet. */
+  private static Map<String, List<Event>> read(int atLeast, String... ids) {
+    java.util.Set<String> wanted = java.util.Set.of(ids);
     Map<String, Object> p = new HashMap<>();
     p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TestKafka.bootstrapServers());
     p.put(ConsumerConfig.GROUP_ID_CONFIG, TestKafka.uniqueName("reader"));
@@ -128,7 +152,12 @@ class SessionRegistryTest {
       // everything was published before the probes heard Done: read until the topic goes quiet
       while (System.nanoTime() < deadline && (all.size() < atLeast || quietPolls < 3)) {
         int before = all.size();
-        consumer.poll(java.time.Duration.ofMillis(300)).forEach(r -> all.add(Json.read(r.value(), Event.class)));
+        consumer.poll(java.time.Duration.ofMillis(300)).forEach(r -> {
+          Event e = Json.read(r.value(), Event.class);
+          if (wanted.isEmpty() || wanted.contains(e.requestId())) {
+            all.add(e);
+          }
+        });
         quietPolls = all.size() == before ? quietPolls + 1 : 0;
       }
     }

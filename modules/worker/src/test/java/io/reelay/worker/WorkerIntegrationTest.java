@@ -73,12 +73,12 @@ class WorkerIntegrationTest {
     h.request(s, "c-" + s, "\"action\":\"state\"");
     assertThat(last(h.eventsUntilTerminal("c-" + s)).state()).isEqualTo(RequestState.COMPLETED);
     List<ConsumerRecord<String, byte[]>> snapshots = h.readUntil(h.topics.sessions(), list -> list.stream()
-        .filter(r -> s.equals(r.key()))
+        .filter(r -> ("default/" + s).equals(r.key()))
         .anyMatch(r -> Json.read(r.value(), SessionSnapshot.class).recentRequestIds().contains("c-" + s)));
     for (ConsumerRecord<String, byte[]> r : snapshots) {
       assertThat(new String(r.value(), StandardCharsets.UTF_8)).doesNotContain("nmv_usr_");
     }
-    SessionSnapshot latest = Json.read(snapshots.stream().filter(r -> s.equals(r.key())).reduce((a, b) -> b).orElseThrow().value(),
+    SessionSnapshot latest = Json.read(snapshots.stream().filter(r -> ("default/" + s).equals(r.key())).reduce((a, b) -> b).orElseThrow().value(),
         SessionSnapshot.class);
     assertThat(latest.encryptedToken()).startsWith("v1:");
     assertThat(latest.backendSessionId()).matches("\\d{19}");

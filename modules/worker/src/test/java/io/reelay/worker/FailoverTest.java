@@ -1,0 +1,311 @@
+package io.reelay.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.reelay.kafka.TestKafka;
+import io.reelay.protocol.Event;
+import io.reelay.protocol.Json;
+import io.reelay.protocol.Phase;
+import io.reelay.protocol.RequestState;
+import io.reelay.protocol.Topics;
+import io.reelay.sim.NemoSim;
+import io.reelay.sim.SimSettings;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two workers in JVMs of their own, one consumer group, a real broker, the simulator: one worker
+ * is killed (SIGKILL) or stopped (SIGTERM) while it holds a request whose agent stream is open and
+ * another whose render is running. Every request must still end, once, and the simulator must have
+ * seen no message twice and no render submitted twice.
+ */
+class FailoverTest {
+
+  private static final int PARTITIONS = 4;
+  private static ActorTestKit kit;
+  private static NemoSim sim;
+  private static final HttpClient http = HttpClient.newHttpClient();
+
+  private final List<WorkerProcess> workers = new ArrayList<>();
+  private final Map<String, List<Event>> events = new ConcurrentHashMap<>();
+  private final Map<String, Integer> partitionOf = new ConcurrentHashMap<>();
+  private volatile boolean reading = true;
+  private Thread reader;
+
+  @BeforeAll
+  static void startSim() throws Exception {
+    Config config = ConfigFactory.parseMap(Map.of(
+            "nemo-sim.port", 0,
+            // a generation takes 5-15 s, a render 10-15 s: long enough to be caught in the middle
+            "nemo-sim.time-scale", 0.05,
+            "nemo-sim.timing.render-min", "200s",
+            "nemo-sim.timing.render-max", "300s"))
+        .withFallback(ConfigFactory.load()).resolve();
+    kit = ActorTestKit.create("failover-test", config);
+    sim = NemoSim.start(kit.system(), SimSettings.from(config.getConfig("nemo-sim"))).toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  @AfterAll
+  static void stopSim() throws Exception {
+    sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    kit.shutdownTestKit();
+  }
+
+  @AfterEach
+  void stopWorkers() throws Exception {
+    reading = false;
+    if (reader != null) {
+      reader.join(5_000);
+    }
+    for (WorkerProcess w : workers) {
+      w.close();
+    }
+  }
+
+  @Test
+  void aWorkerKilledMidGenerationAndMidRenderLosesNothingAndPaysForNothingTwice() throws Exception {
+    Run run = startTwoWorkers("kill");
+    WorkerProcess victim = awaitVictim(run);
+    victim.kill(); // SIGKILL: the group notices only after session.timeout.ms
+    finishAndCheck(run, victim);
+  }
+
+  @Test
+  void aWorkerStoppedWithSigtermHandsItsSessionsOverAtOnce() throws Exception {
+    Run run = startTwoWorkers("term");
+    WorkerProcess victim = awaitVictim(run);
+    Instant stopAt = Instant.now();
+    victim.terminate(Duration.ofSeconds(60));
+    assertThat(victim.tail()).doesNotContain("ERROR");
+    Event firstResumed = awaitEvent(e -> e.message() != null && e.message().startsWith("Resumed from the session's last snapshot"),
+        Duration.ofSeconds(60));
+    // not a timing assertion (noisy machines): the figure goes to the log and the issue note
+    System.out.println("SIGTERM to first resumed request on the other worker: "
+        + Duration.between(stopAt, firstResumed.at()).toMillis() + " ms");
+    finishAndCheck(run, victim);
+  }
+
+  // ------------------------------------------------------------------ the run
+
+  private record Run(Topics topics, String group, List<String> requestIds, Admin admin) {}
+
+  private Run startTwoWorkers(String name) throws Exception {
+    String bootstrap = TestKafka.bootstrapServers();
+    String prefix = TestKafka.uniqueName("fo-" + name);
+    Topics topics = Topics.withPrefix(prefix);
+    TopicSetup.ensure(bootstrap, topics, PARTITIONS, (short) 1);
+    String group = TestKafka.uniqueName("fo-workers");
+    String config = """
+        reelay.kafka.bootstrap-servers = "%s"
+        reelay.topics.prefix = "%s"
+        reelay.nemo.base-url = "%s"
+        reelay.nemo.retry { initial = 50ms, max = 200ms, rate-limit-wait = 200ms }
+        reelay.worker {
+          group-id = "%s"
+          state-key = "%s"
+          still-working-interval = 6s
+          recovery { first-check = 1s, interval = 1s, max-unchanged = 60 }
+          render-poll { grid = 1500ms, margin = 100ms, min-gap = 100ms }
+          kafka-consumer { "session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000" }
+        }
+        """.formatted(bootstrap, prefix, sim.baseUrl(), group, StateCipher.newKey());
+    Path dir = Path.of("target", "failover", name + "-" + UUID.randomUUID().toString().substring(0, 6));
+    for (String w : List.of("worker-a", "worker-b")) {
+      WorkerProcess p = WorkerProcess.start(w, config, dir);
+      workers.add(p);
+      p.awaitReady(Duration.ofSeconds(90));
+    }
+    Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap));
+    awaitGroup(admin, group, 2);
+    startReading(bootstrap, topics);
+
+    // a first wave; a second once the first renders, so that a worker holds both kinds at once
+    List<String> ids = new ArrayList<>(publish(bootstrap, topics, 8));
+    awaitEvent(e -> e.phase() == Phase.RENDERING && !e.isTerminal(), Duration.ofSeconds(90));
+    ids.addAll(publish(bootstrap, topics, 8));
+    return new Run(topics, group, ids, admin);
+  }
+
+  private List<String> publish(String bootstrap, Topics topics, int n) throws Exception {
+    List<String> ids = new ArrayList<>();
+    try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
+        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new StringSerializer())) {
+      for (int i = 0; i < n; i++) {
+        String session = "fo-" + UUID.randomUUID();
+        String id = "gen-" + session;
+        String json = "{\"v\":1,\"requestId\":\"" + id + "\",\"sessionKey\":\"" + session
+            + "\",\"text\":\"a fox running through a snowy forest at dusk, take " + i + "\"}";
+        int partition = producer.send(new ProducerRecord<>(topics.requests(), session, json)).get(30, TimeUnit.SECONDS).partition();
+        partitionOf.put(id, partition);
+        ids.add(id);
+      }
+    }
+    return ids;
+  }
+
+  /** The worker that holds (by partition) a request with its stream open and one rendering. */
+  private WorkerProcess awaitVictim(Run run) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+    while (System.nanoTime() < deadline) {
+      Map<String, Set<Integer>> assignment = assignment(run.admin(), run.group());
+      for (WorkerProcess w : workers) {
+        Set<Integer> owned = assignment.getOrDefault(w.clientId(), Set.of());
+        boolean streaming = run.requestIds().stream().anyMatch(id -> owned.contains(partitionOf.get(id)) && streaming(latest(id)));
+        boolean rendering = run.requestIds().stream().anyMatch(id -> owned.contains(partitionOf.get(id)) && rendering(latest(id)));
+        if (streaming && rendering) {
+          return w;
+        }
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("no worker held a streaming and a rendering request at once; latest events: " + latestStates(run));
+  }
+
+  private void finishAndCheck(Run run, WorkerProcess victim) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(240).toNanos();
+    while (System.nanoTime() < deadline && !run.requestIds().stream().allMatch(id -> latest(id) != null && latest(id).isTerminal())) {
+      Thread.sleep(250);
+    }
+    WorkerProcess survivor = workers.stream().filter(w -> w != victim).findFirst().orElseThrow();
+    for (String id : run.requestIds()) {
+      List<Event> mine = List.copyOf(events.getOrDefault(id, List.of()));
+      assertThat(mine).as("events of %s (survivor log:%n%s)", id, survivor.tail()).isNotEmpty();
+      assertThat(mine.get(mine.size() - 1).isTerminal()).as("%s ended: %s", id, mine).isTrue();
+      assertThat(mine.stream().filter(Event::isTerminal)).as("terminal events of %s", id).hasSize(1);
+      assertThat(mine.get(mine.size() - 1).state()).as("%s: %s", id, mine).isEqualTo(RequestState.COMPLETED);
+      for (int i = 1; i < mine.size(); i++) {
+        assertThat(mine.get(i).seq()).as("seq of %s across owners: %s", id, mine).isGreaterThan(mine.get(i - 1).seq());
+      }
+    }
+    // some requests really were taken over, and resumed rather than started again
+    assertThat(run.requestIds().stream().flatMap(id -> events.get(id).stream()).map(Event::message))
+        .anyMatch(m -> m != null && m.startsWith("Resumed from the session's last snapshot while the agent was working"))
+        .anyMatch(m -> m != null && m.startsWith("Resumed from the session's last snapshot: following the render"));
+    JsonNode stats = Json.mapper().readTree(http.send(HttpRequest.newBuilder(URI.create(sim.baseUrl() + "/_sim/stats")).build(),
+        HttpResponse.BodyHandlers.ofString()).body());
+    assertThat(stats.path("repeatedMessages").asLong()).as("messages sent twice: %s", stats).isZero();
+    assertThat(stats.path("duplicateRenderSubmits").asLong()).as("renders submitted twice: %s", stats).isZero();
+    assertThat(survivor.alive()).isTrue();
+    run.admin().close();
+  }
+
+  // ------------------------------------------------------------------ observing
+
+  private static boolean streaming(Event e) {
+    return e != null && !e.isTerminal() && (e.phase() == Phase.GENERATING || e.phase() == Phase.EDITING)
+        && e.message() != null && e.message().startsWith("Asking the agent");
+  }
+
+  private static boolean rendering(Event e) {
+    return e != null && !e.isTerminal() && e.phase() == Phase.RENDERING;
+  }
+
+  private Event latest(String id) {
+    List<Event> l = events.get(id);
+    return l == null || l.isEmpty() ? null : l.get(l.size() - 1);
+  }
+
+  private String latestStates(Run run) {
+    StringBuilder b = new StringBuilder();
+    for (String id : run.requestIds()) {
+      Event e = latest(id);
+      b.append("\n  ").append(id).append(" p").append(partitionOf.get(id)).append(": ")
+          .append(e == null ? "-" : e.state() + " " + e.phase() + " " + e.message());
+    }
+    return b.toString();
+  }
+
+  private Event awaitEvent(Predicate<Event> p, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      for (List<Event> l : events.values()) {
+        for (Event e : List.copyOf(l)) {
+          if (p.test(e)) {
+            return e;
+          }
+        }
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("no such event within " + timeout);
+  }
+
+  private void startReading(String bootstrap, Topics topics) {
+    reader = new Thread(() -> {
+      Map<String, Object> props = new HashMap<>();
+      props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+      props.put(ConsumerConfig.GROUP_ID_CONFIG, TestKafka.uniqueName("fo-reader"));
+      props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+      try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
+        c.subscribe(List.of(topics.events()));
+        while (reading) {
+          c.poll(Duration.ofMillis(100)).forEach(r -> {
+            Event e = Json.read(r.value(), Event.class);
+            events.computeIfAbsent(e.requestId(), k -> java.util.Collections.synchronizedList(new ArrayList<>())).add(e);
+          });
+        }
+      }
+    }, "failover-events");
+    reader.setDaemon(true);
+    reader.start();
+  }
+
+  private static void awaitGroup(Admin admin, String group, int members) throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < deadline) {
+      Map<String, Set<Integer>> a = assignment(admin, group);
+      if (a.size() == members && a.values().stream().mapToInt(Set::size).sum() == PARTITIONS
+          && a.values().stream().noneMatch(Set::isEmpty)) {
+        return;
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError("group " + group + " did not settle with " + members + " members: " + assignment(admin, group));
+  }
+
+  /** Consumer client id → partitions it owns now. */
+  private static Map<String, Set<Integer>> assignment(Admin admin, String group) throws Exception {
+    ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(10, TimeUnit.SECONDS).get(group);
+    Map<String, Set<Integer>> out = new HashMap<>();
+    for (MemberDescription m : d.members()) {
+      Set<Integer> ps = new HashSet<>();
+      m.assignment().topicPartitions().forEach(tp -> ps.add(tp.partition()));
+      out.put(m.clientId(), ps);
+    }
+    return out;
+  }
+}
