@@ -157,7 +157,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     Runnable step;
     boolean renewedToken;
     boolean renewedSession;
-    Instant lastPublished = Instant.now();
     // streaming
     UniqueKillSwitch stream;
     boolean sawText;
@@ -429,8 +428,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
             .run(getContext().getSystem());
     job.stream = running.first();
     getContext().pipeToSelf(running.second(), (ok, err) -> new StreamEnded(id, err));
-    Duration every = settings.stillWorkingInterval();
-    timers.startTimerWithFixedDelay(key(TimerKind.STILL_WORKING), new TimerFired(id, TimerKind.STILL_WORKING), every);
+    armStillWorking();
+  }
+
+  /** "Still working…" once the stream has been silent (heartbeats only) for the interval; every event re-arms it. */
+  private void armStillWorking() {
+    timers.startSingleTimer(key(TimerKind.STILL_WORKING), new TimerFired(job.id, TimerKind.STILL_WORKING),
+        settings.stillWorkingInterval());
   }
 
   private Behavior<Command> onAgent(Agent m) {
@@ -826,11 +830,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     switch (m.kind()) {
       case RETRY, POLL, RECOVERY_CHECK -> job.step.run();
-      case STILL_WORKING -> {
-        if (Duration.between(job.lastPublished, Instant.now()).compareTo(settings.stillWorkingInterval()) >= 0) {
-          emit(RequestState.RUNNING, job.phase, "Still working…", null);
-        }
-      }
+      case STILL_WORKING -> emit(RequestState.RUNNING, job.phase, "Still working…", null);
       case DEADLINE -> {
         if (job.stream != null) {
           job.stream.shutdown();
@@ -866,7 +866,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private void emit(RequestState state, Phase phase, String message, Double progress) {
     job.phase = phase;
-    job.lastPublished = Instant.now();
+    if (job.stream != null) {
+      armStillWorking();
+    }
     if (job.seq >= job.seqReserved - SEQ_BLOCK / 2) {
       snapshot(); // reserve the next block early, so it is stored long before it is needed
     }
