@@ -12,8 +12,10 @@ import java.util.regex.Pattern;
  */
 final class GuiTranslator {
 
-  // a sentence ends at . ! ? followed by space (not "3. Title", a numbered item) or at 。！？
-  private static final Pattern SENTENCE = Pattern.compile("(?<=[^0-9][.!?])\\s+|(?<=[。！？])\\s*");
+  // a sentence ends at . ! ? followed by space, or at 。！？; not after a list number ("2 tracks): 1. Video"),
+  // though a word that ends in a digit ends a sentence like any other ("export it as an MP4. Open the …")
+  private static final Pattern SENTENCE =
+      Pattern.compile("(?<=[.!?])(?<!(?:^|[\\s(:])\\d{1,3}\\.)\\s+|(?<=[。！？])\\s*");
   private static final List<Pattern> GUI =
       List.of(
           Pattern.compile("\\bclick(ing)?\\b"),

@@ -32,4 +32,18 @@ class GuiTranslatorTest {
         .isEqualTo("Timeline (2 tracks): 1. Video: fox (0-5s) 2. BGM: Lo-fi (0-5s, 35%). Enjoy!");
     assertThat(GuiTranslator.strip("A fox runs through snow at dusk.")).isEqualTo("A fox runs through snow at dusk.");
   }
+
+  @Test
+  void aSentenceEndingInADigitIsASentenceNotAListNumber() {
+    // the agent's greeting: the first sentence describes what it can do, the second is a GUI instruction
+    String greeting = "I can generate video clips from a text description, add background music, titles and subtitles, "
+        + "trim and rearrange clips, and export the result as an MP4. Open the panel on the left to browse templates.";
+    assertThat(GuiTranslator.strip(greeting)).isEqualTo(greeting.substring(0, greeting.indexOf(" Open the panel")));
+    assertThat(GuiTranslator.actions(greeting)).as("describing export is no instruction to export").isEmpty();
+    assertThat(GuiTranslator.strip("Rendered at 1080p60. Click Export to save it."))
+        .isEqualTo("Rendered at 1080p60.");
+    // list numbers still do not end a sentence
+    assertThat(GuiTranslator.strip("Timeline (2 tracks): 1. Video: fox (0-5s) 2. Title: \"Fox\" (0-3s)"))
+        .isEqualTo("Timeline (2 tracks): 1. Video: fox (0-5s) 2. Title: \"Fox\" (0-3s)");
+  }
 }
