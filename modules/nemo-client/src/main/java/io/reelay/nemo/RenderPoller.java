@@ -6,13 +6,23 @@ import java.time.Duration;
  * When to poll a render job next (E9): completion seen about a second after it happens, without
  * more calls than the vendor's fixed schedule (a poll every 30 s) would make.
  *
- * <p>The rule: poll k may happen at time x (since submit) only if k ≤ ⌈x / grid⌉ — by then the fixed
- * schedule would have made at least as many calls for a job still running. Within that budget the
- * poller aims at the finish it predicts from the progress it has seen (a straight line through the
- * progress samples), plus a small margin; without usable progress it falls back to the grid, i.e.
- * exactly the vendor's schedule. Not thread-safe: one per render, owned by its session.
+ * <p>The budget: poll k may happen at time x (since submit) only if k ≤ ⌈x / grid⌉ — by then the
+ * fixed schedule would have made at least as many calls for a job still running.
+ *
+ * <p>Within that budget the poller aims at the finish it predicts from the progress it has seen: a
+ * straight line through the first and the latest sample (through submit at 0 % while there is only
+ * one). Where that line reaches 100 % is the finish when progress runs from 0 to 100; a backend may
+ * as well cap progress at 95 % and jump to 100 % on completion (the simulator does; which one the
+ * real backend does is open, nemo-api.md §10), and then the job finishes where the line reaches
+ * 95 %. When the budget holds two more polls before the 100 % point, the first looks at the 95 %
+ * point and the second at the 100 % point; with one poll left it goes to the 100 % point, which is
+ * never too early. Without usable progress it is the plain schedule. Not thread-safe: one per
+ * render, owned by its session.
  */
 public final class RenderPoller {
+
+  /** Where a backend that caps progress finishes (see above). */
+  private static final double CAPPED = 95;
 
   private final Duration grid;
   private final Duration margin;
@@ -49,23 +59,34 @@ public final class RenderPoller {
     calls++;
     double t = seconds(sinceSubmit);
     if (progress != null && progress > 0 && progress < 100) {
-      if (firstT < 0 || progress < lastP) {
-        firstT = 0; // a job starts at zero progress at submit
-        firstP = 0;
+      double p = progress + 0.5; // whole percents are truncated: the true value lies half a step above on average
+      if (firstT < 0 || p < lastP) {
+        firstT = t; // the first sample, or the job started over
+        firstP = p;
       }
       lastT = t;
-      lastP = progress + 0.5; // whole percents are truncated: the true value lies half a step above on average
+      lastP = p;
     }
-    double target = predictedFinish();
-    if (Double.isNaN(target) || target <= t) {
+    double g = seconds(grid);
+    double m = seconds(margin);
+    // the budget: call number n not before the time the fixed schedule would have made it
+    double earliestNext = calls * g + 1e-3;
+    double full = reaches(100);
+    double target;
+    if (Double.isNaN(full) || full + m <= t) {
       target = nextGrid(t); // no usable progress, or it should be done already: the plain schedule
     } else {
-      target += seconds(margin);
+      target = full + m;
+      double capped = reaches(CAPPED) + m;
+      boolean twoPollsLeft = lastP < CAPPED && capped >= t + seconds(minGap)
+          && Math.max(capped, earliestNext) + seconds(minGap) <= full + m
+          && (calls + 1) * g + 1e-3 <= full + m;
+      if (twoPollsLeft) {
+        target = capped;
+      }
     }
     target = Math.max(target, t + seconds(minGap));
-    // the budget: call number calls+1 not before the time the fixed schedule would have made it
-    double earliest = calls * seconds(grid);
-    target = Math.max(target, earliest + 1e-3);
+    target = Math.max(target, earliestNext);
     return Duration.ofNanos((long) ((target - t) * 1e9));
   }
 
@@ -74,12 +95,22 @@ public final class RenderPoller {
     return calls;
   }
 
-  private double predictedFinish() {
-    if (firstT < 0 || lastT <= firstT || lastP <= firstP) {
+  /** When the progress line reaches {@code percent}, or NaN without a usable line. */
+  private double reaches(double percent) {
+    if (firstT < 0) {
       return Double.NaN;
     }
-    double rate = (lastP - firstP) / (lastT - firstT);
-    return lastT + (100 - lastP) / rate;
+    double t0 = firstT;
+    double p0 = firstP;
+    if (lastT <= firstT) {
+      t0 = 0; // one sample: the job started at zero progress at submit
+      p0 = 0;
+    }
+    if (lastT <= t0 || lastP <= p0) {
+      return Double.NaN;
+    }
+    double rate = (lastP - p0) / (lastT - t0);
+    return lastT + (percent - lastP) / rate;
   }
 
   private double nextGrid(double t) {

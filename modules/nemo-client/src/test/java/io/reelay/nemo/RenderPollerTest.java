@@ -13,13 +13,27 @@ class RenderPollerTest {
 
   private static final Duration GRID = Duration.ofSeconds(30);
 
-  /** Runs a job that progresses linearly and finishes at {@code finish} seconds. */
+  /** How a backend reports progress at {@code t} of a job finishing at {@code finish}. */
+  private interface Progress {
+    Integer at(double t, double finish);
+  }
+
+  /** 0 to 100 in step with the job. */
+  private static final Progress LINEAR = (t, finish) -> (int) Math.floor(100 * t / finish);
+  /** 5 at submit, 95 at the end, then 100 once completed (the simulator's convention). */
+  private static final Progress CAPPED = (t, finish) -> (int) Math.min(95, Math.floor(5 + 90 * t / finish));
+  private static final Progress NONE = (t, finish) -> null;
+
   private static double[] run(double finish, boolean reportsProgress) {
+    return run(finish, reportsProgress ? LINEAR : NONE);
+  }
+
+  /** Runs a job that finishes at {@code finish} seconds: {lag, calls}. */
+  private static double[] run(double finish, Progress progress) {
     RenderPoller p = new RenderPoller(GRID, Duration.ofMillis(500), Duration.ofSeconds(1));
     double t = p.first().toMillis() / 1000.0;
     while (t < finish) {
-      Integer progress = reportsProgress ? (int) Math.floor(100 * t / finish) : null;
-      t += p.next(Duration.ofMillis((long) (t * 1000)), progress).toMillis() / 1000.0;
+      t += p.next(Duration.ofMillis((long) (t * 1000)), progress.at(t, finish)).toMillis() / 1000.0;
     }
     int calls = p.calls() + 1; // the poll that saw it completed
     return new double[] {t - finish, calls};
@@ -35,6 +49,18 @@ class RenderPollerTest {
       double[] r = run(finish, true);
       assertThat(r[0]).as("lag for a %s s render", finish).isLessThanOrEqualTo(1.5);
       assertThat((int) r[1]).as("calls for a %s s render", finish).isLessThanOrEqualTo(seedCalls(finish));
+    }
+  }
+
+  @Test
+  void progressCappedAt95IsSeenSoonWhenTheBudgetHoldsALookAtBothEnds() {
+    for (double finish : new double[] {31, 45, 59, 61, 75, 90, 140, 290}) {
+      double[] r = run(finish, CAPPED);
+      assertThat((int) r[1]).as("calls for a %s s render", finish).isLessThanOrEqualTo(seedCalls(finish));
+      // with a poll to spare before the 100 % point, the 95 % point is looked at first; with one
+      // poll left it goes to the 100 % point, about 5 % of the render late here (never too early)
+      double allowed = finish >= 90 ? 1.5 : 0.07 * finish + 0.5;
+      assertThat(r[0]).as("lag for a %s s render", finish).isLessThanOrEqualTo(allowed);
     }
   }
 

@@ -5,11 +5,11 @@ import com.typesafe.config.ConfigUtil;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.reelay.protocol.Event;
+import io.reelay.protocol.GroupProtocol;
 import io.reelay.protocol.Json;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
@@ -133,9 +133,8 @@ final class EventFeed {
    */
   private static Config consumerConfig(ActorSystem<?> system, StatusSettings settings) {
     Config c = system.settings().config().getConfig("pekko.kafka.consumer");
-    String protocol = settings.consumerProperties().getOrDefault("group.protocol", "");
-    if (protocol.equalsIgnoreCase("consumer")) {
-      for (String key : List.of("heartbeat.interval.ms", "session.timeout.ms", "partition.assignment.strategy")) {
+    if (GroupProtocol.isConsumer(settings.consumerProperties())) {
+      for (String key : GroupProtocol.CLASSIC_ONLY) {
         c = c.withoutPath("kafka-clients." + key).withoutPath(ConfigUtil.joinPath("kafka-clients", key));
       }
     }

@@ -4,29 +4,53 @@ import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
 import io.reelay.protocol.Topics;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The worker's one shared (idempotent) producer: status events, terminal events on {@code
- * completions}, dead letters. Records of one key keep their order.
+ * completions}, snapshots, dead letters. Records of one key keep their order.
+ *
+ * <p>Callers never block: {@link KafkaProducer#send} can block its caller for up to {@code
+ * max.block.ms} (60 s) while it waits for a topic's metadata, which is exactly what happens when the
+ * broker is away and a topic is written for the first time (or again after {@code
+ * metadata.max.idle.ms}). Actors call this class from dispatcher threads, so every send is handed
+ * to one dedicated thread, in call order; the broker being away then only delays acknowledgements
+ * (up to {@code delivery.timeout.ms}), and the rest of the worker keeps running.
  */
 public final class EventPublisher implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(EventPublisher.class);
 
   private final KafkaProducer<String, byte[]> producer;
   private final Topics topics;
   // the last seq published per unfinished request, so whoever ends a request after a crash
   // continues its sequence
   private final java.util.concurrent.ConcurrentHashMap<String, Long> lastSeq = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "reelay-event-sender");
+    t.setDaemon(true);
+    return t;
+  });
 
   public EventPublisher(String bootstrap, Topics topics, Map<String, String> overrides) {
     Map<String, Object> p = new HashMap<>(overrides);
@@ -37,6 +61,16 @@ public final class EventPublisher implements AutoCloseable {
     p.putIfAbsent(ProducerConfig.CLIENT_ID_CONFIG, "reelay-worker-producer");
     this.producer = new KafkaProducer<>(p);
     this.topics = topics;
+    // learn every output topic's partitions now, while the broker is surely there
+    sender.execute(() -> {
+      for (String topic : List.of(topics.events(), topics.completions(), topics.sessions(), topics.dlq())) {
+        try {
+          producer.partitionsFor(topic);
+        } catch (RuntimeException e) {
+          log.warn("no metadata yet for {} ({}); the first event sent there will wait for it", topic, e.toString());
+        }
+      }
+    });
   }
 
   /** Publishes a status event; a terminal one also goes to {@code completions}. */
@@ -73,7 +107,13 @@ public final class EventPublisher implements AutoCloseable {
 
   /** Waits until everything sent so far is acknowledged (before a partition is handed over). */
   public void flush() {
-    producer.flush();
+    try {
+      sender.submit(producer::flush).get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | RejectedExecutionException e) {
+      log.warn("flushing events failed: {}", e.toString());
+    }
   }
 
   /** The seq that follows the last one published for an unfinished request (1 if none). */
@@ -104,20 +144,36 @@ public final class EventPublisher implements AutoCloseable {
 
   private CompletionStage<Void> send(ProducerRecord<String, byte[]> r) {
     CompletableFuture<Void> f = new CompletableFuture<>();
-    producer.send(
-        r,
-        (meta, err) -> {
-          if (err != null) {
-            f.completeExceptionally(err);
-          } else {
-            f.complete(null);
-          }
-        });
+    try {
+      sender.execute(() -> {
+        try {
+          producer.send(r, (meta, err) -> {
+            if (err != null) {
+              f.completeExceptionally(err);
+            } else {
+              f.complete(null);
+            }
+          });
+        } catch (RuntimeException e) {
+          f.completeExceptionally(e);
+        }
+      });
+    } catch (RejectedExecutionException closed) {
+      f.completeExceptionally(new IllegalStateException("the event publisher is closed", closed));
+    }
     return f;
   }
 
   @Override
   public void close() {
-    producer.close(java.time.Duration.ofSeconds(5));
+    sender.shutdown();
+    try {
+      if (!sender.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("events still waiting to be handed to Kafka after 5 s; closing anyway");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    producer.close(Duration.ofSeconds(5));
   }
 }

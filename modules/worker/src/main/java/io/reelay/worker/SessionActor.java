@@ -538,8 +538,19 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     boolean changed = !s.fingerprint().equals(job.fingerprintBefore());
     if (job.unchangedChecks >= 0) {
       if (changed) {
-        String what = job.before == null ? timeline : TimelineDiff.describe(job.before.draft(), s.draft(), timeline);
-        finish(RequestState.COMPLETED, "The stream dropped, but the backend finished: " + what, result, null);
+        String what = "The stream dropped, but the backend finished: "
+            + (job.before == null ? timeline : TimelineDiff.describe(job.before.draft(), s.draft(), timeline));
+        if (job.action == Action.GENERATE && settings.followGuiExport() && s.hasExportableDraft()) {
+          // the agent's reply went with the stream; it ends every generation by asking for an export,
+          // so the request ends as it would have: with the video (the same as a request never cut)
+          job.timeline = timeline;
+          emit(RequestState.RUNNING, job.phase, what, null);
+          emit(RequestState.RUNNING, Phase.EXPORTING, "The agent's reply was lost with the stream; it asks for an export"
+              + " after every generation, so rendering the video", null);
+          startRender(s);
+        } else {
+          finish(RequestState.COMPLETED, what, result, null);
+        }
       } else if (++job.unchangedChecks >= settings.recoveryMaxUnchanged()) {
         finish(RequestState.FAILED, "The connection dropped and nothing changed after " + job.unchangedChecks + " checks", null,
             new ErrorInfo("STREAM_LOST", "the stream dropped and the backend state did not change", true,

@@ -2,6 +2,7 @@ package io.reelay.worker;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValue;
+import io.reelay.protocol.GroupProtocol;
 import io.reelay.protocol.Topics;
 import java.time.Duration;
 import java.util.HashMap;
@@ -67,7 +68,8 @@ public record WorkerSettings(
         w.getDuration("commit.max-interval"),
         w.getBytes("max-record-bytes"),
         w.getDuration("handover-timeout"),
-        properties(w.getConfig("kafka-consumer")),
+        // KIP-848: the broker owns timeouts and assignment, and the client refuses the classic settings
+        GroupProtocol.compatible(properties(w.getConfig("kafka-consumer"))),
         properties(w.getConfig("kafka-producer")));
   }
 

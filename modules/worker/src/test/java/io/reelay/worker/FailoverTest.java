@@ -98,7 +98,7 @@ class FailoverTest {
 
   @Test
   void aWorkerKilledMidGenerationAndMidRenderLosesNothingAndPaysForNothingTwice() throws Exception {
-    Run run = startTwoWorkers("kill");
+    Run run = startTwoWorkers("kill", CLASSIC);
     WorkerProcess victim = awaitVictim(run);
     victim.kill(); // SIGKILL: the group notices only after session.timeout.ms
     finishAndCheck(run, victim);
@@ -106,7 +106,24 @@ class FailoverTest {
 
   @Test
   void aWorkerStoppedWithSigtermHandsItsSessionsOverAtOnce() throws Exception {
-    Run run = startTwoWorkers("term");
+    sigtermHandsOver(startTwoWorkers("term", CLASSIC));
+  }
+
+  /**
+   * The same with KIP-848 groups: the broker assigns and times out, and the classic settings in the
+   * defaults (session timeout, heartbeat interval) are dropped rather than refused by the client.
+   */
+  @Test
+  void withTheConsumerGroupProtocolASigtermHandsOverToo() throws Exception {
+    Run run = startTwoWorkers("kip848", """
+        kafka-consumer { "group.protocol" = "consumer" }
+        """);
+    assertThat(run.admin().describeConsumerGroups(List.of(run.group())).all().get(30, TimeUnit.SECONDS).get(run.group()).type())
+        .as("the group's protocol").isEqualTo(org.apache.kafka.common.GroupType.CONSUMER);
+    sigtermHandsOver(run);
+  }
+
+  private void sigtermHandsOver(Run run) throws Exception {
     WorkerProcess victim = awaitVictim(run);
     Instant stopAt = Instant.now();
     victim.terminate(Duration.ofSeconds(60));
@@ -123,7 +140,12 @@ class FailoverTest {
 
   private record Run(Topics topics, String group, List<String> requestIds, Admin admin) {}
 
-  private Run startTwoWorkers(String name) throws Exception {
+  /** Classic groups: a killed worker's partitions move after this session timeout. */
+  private static final String CLASSIC = """
+      kafka-consumer { "session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000" }
+      """;
+
+  private Run startTwoWorkers(String name, String groupConfig) throws Exception {
     String bootstrap = TestKafka.bootstrapServers();
     String prefix = TestKafka.uniqueName("fo-" + name);
     Topics topics = Topics.withPrefix(prefix);
@@ -140,9 +162,9 @@ class FailoverTest {
           still-working-interval = 6s
           recovery { first-check = 1s, interval = 1s, max-unchanged = 60 }
           render-poll { grid = 1500ms, margin = 100ms, min-gap = 100ms }
-          kafka-consumer { "session.timeout.ms" = "6000", "heartbeat.interval.ms" = "1000" }
+          %s
         }
-        """.formatted(bootstrap, prefix, sim.baseUrl(), group, StateCipher.newKey());
+        """.formatted(bootstrap, prefix, sim.baseUrl(), group, StateCipher.newKey(), groupConfig);
     Path dir = Path.of("target", "failover", name + "-" + UUID.randomUUID().toString().substring(0, 6));
     for (String w : List.of("worker-a", "worker-b")) {
       WorkerProcess p = WorkerProcess.start(w, config, dir);
