@@ -32,6 +32,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * The parent of a worker's sessions: one supervised {@link SessionActor} per (tenant, session key),
@@ -41,6 +42,11 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
  * the session's last snapshot (never paying twice); after {@value #MAX_RESTARTS} crashes that
  * request ends FAILED and the queue carries on with a fresh actor. A {@code cancel} is handled the
  * moment it arrives, never queued.
+ *
+ * <p>A session with nothing to do for {@code idleTimeout} is passivated: its actor stops, and what
+ * the session must remember (identity, finished request ids) stays behind as its snapshot, from
+ * which the next request's actor starts. Live actors are thus bounded by the requests in hand, not
+ * by every session the worker has ever seen.
  *
  * <p>Every {@link Submit} is answered once with an {@link Outcome}: FINISHED when its terminal
  * event is written (its offset may be committed), RELEASED when its partition was handed over
@@ -83,6 +89,9 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   /** From a session, each time it (re)starts. */
   record Started(String session) implements Command {}
 
+  /** A session's idle time is up: stop its actor if it is still idle. */
+  private record Passivate(String session) implements Command {}
+
   private static final int MAX_RESTARTS = 3;
   private static final int REMEMBERED = 1000;
 
@@ -96,19 +105,23 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
         String session, Request first, AtomicReference<SessionSnapshot> memory, ActorRef<Command> registry);
   }
 
-  public static Behavior<Command> create(
-      WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher, Duration handoverTimeout) {
-    return create(events, handoverTimeout, (session, first, memory, registry) -> SessionActor.create(
-        session, first.sessionKey(), first.tenantOrDefault(), memory, settings, client, events, cipher, registry));
+  public static Behavior<Command> create(WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher) {
+    return create(events, settings.handoverTimeout(), settings.sessionIdleTimeout(),
+        (session, first, memory, registry) -> SessionActor.create(
+            session, first.sessionKey(), first.tenantOrDefault(), memory, settings, client, events, cipher, registry));
   }
 
-  public static Behavior<Command> create(EventPublisher events, Duration handoverTimeout, SessionFactory sessions) {
-    return Behaviors.setup(ctx -> new SessionRegistry(ctx, events, handoverTimeout, sessions));
+  public static Behavior<Command> create(
+      EventPublisher events, Duration handoverTimeout, Duration idleTimeout, SessionFactory sessions) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+        new SessionRegistry(ctx, timers, events, handoverTimeout, idleTimeout, sessions)));
   }
 
   private final SessionFactory factory;
   private final EventPublisher events;
   private final Duration handoverTimeout;
+  private final Duration idleTimeout;
+  private final TimerScheduler<Command> timers;
   private final Map<String, Slot> sessions = new HashMap<>();
   private boolean closing;
 
@@ -153,6 +166,10 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       this.partition = partition;
     }
 
+    boolean idle() {
+      return running == null && queue.isEmpty() && cancels.isEmpty();
+    }
+
     Pending find(String requestId) {
       if (running != null && running.id().equals(requestId)) {
         return running;
@@ -176,11 +193,14 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     }
   }
 
-  private SessionRegistry(ActorContext<Command> ctx, EventPublisher events, Duration handoverTimeout, SessionFactory factory) {
+  private SessionRegistry(ActorContext<Command> ctx, TimerScheduler<Command> timers, EventPublisher events,
+      Duration handoverTimeout, Duration idleTimeout, SessionFactory factory) {
     super(ctx);
     this.factory = factory;
     this.events = events;
     this.handoverTimeout = handoverTimeout;
+    this.idleTimeout = idleTimeout;
+    this.timers = timers;
   }
 
   @Override
@@ -191,6 +211,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
         .onMessage(Release.class, this::onRelease)
         .onMessage(Finished.class, this::onFinished)
         .onMessage(Started.class, this::onStarted)
+        .onMessage(Passivate.class, this::onPassivate)
         .onSignal(Terminated.class, this::onTerminated)
         .build();
   }
@@ -356,6 +377,21 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       slot.running = null;
       slot.remember(f.requestId());
       dispatch(f.session(), slot);
+    }
+    if (slot.idle() && slot.actor != null) {
+      timers.startSingleTimer(f.session(), new Passivate(f.session()), idleTimeout);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onPassivate(Passivate p) {
+    Slot slot = sessions.get(p.session());
+    if (slot != null && slot.actor != null && slot.idle()) {
+      // its snapshot (slot.memory) is current: the session's last request wrote it as it finished
+      getContext().unwatch(slot.actor);
+      getContext().stop(slot.actor);
+      slot.actor = null;
+      slot.started = false;
     }
     return this;
   }

@@ -97,7 +97,7 @@ public final class Worker {
     String id = UUID.randomUUID().toString().substring(0, 8);
     this.clientId = "reelay-worker-" + id;
     this.sessions = system.systemActorOf(
-        SessionRegistry.create(settings, client, events, cipher, settings.handoverTimeout()), "sessions-" + id, Props.empty());
+        SessionRegistry.create(settings, client, events, cipher), "sessions-" + id, Props.empty());
 
     ConsumerSettings<String, byte[]> consumer =
         ConsumerSettings.create(system, new StringDeserializer(), new ByteArrayDeserializer())

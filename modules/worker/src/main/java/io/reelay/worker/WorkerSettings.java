@@ -35,6 +35,7 @@ public record WorkerSettings(
     Duration commitMaxInterval,
     long maxRecordBytes,
     Duration handoverTimeout,
+    Duration sessionIdleTimeout,
     Map<String, String> consumerProperties,
     Map<String, String> producerProperties) {
 
@@ -68,6 +69,7 @@ public record WorkerSettings(
         w.getDuration("commit.max-interval"),
         w.getBytes("max-record-bytes"),
         w.getDuration("handover-timeout"),
+        w.getDuration("session-idle-timeout"),
         // KIP-848: the broker owns timeouts and assignment, and the client refuses the classic settings
         GroupProtocol.compatible(properties(w.getConfig("kafka-consumer"))),
         properties(w.getConfig("kafka-producer")));
@@ -102,13 +104,13 @@ public record WorkerSettings(
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, sessionIdleTimeout, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, sessionIdleTimeout, consumerProperties, producerProperties);
   }
 }

@@ -58,19 +58,32 @@ class SessionRegistryTest {
    * the first attempt of one whose text is "crash once". Its events start at the seq it is handed.
    */
   private static Behavior<SessionActor.Command> fakeSession(String session, ActorRef<SessionRegistry.Command> registry) {
+    return fakeSession(session, registry, null);
+  }
+
+  /** The same, telling {@code lifecycle} (when given) when it stops. */
+  private static Behavior<SessionActor.Command> fakeSession(
+      String session, ActorRef<SessionRegistry.Command> registry, ActorRef<String> lifecycle) {
     return Behaviors.setup(ctx -> {
       registry.tell(new SessionRegistry.Started(session));
-      return Behaviors.receiveMessage(m -> {
-        SessionActor.Handle h = (SessionActor.Handle) m;
-        Request r = h.request();
-        events.publish(event(r, h.firstSeq(), RequestState.RUNNING, h.resume() ? "resumed" : "started")).toCompletableFuture().get();
-        if ("crash".equals(r.text()) || ("crash once".equals(r.text()) && crashedOnce.add(r.requestId()))) {
-          throw new IllegalStateException("simulated bug");
-        }
-        events.publish(event(r, h.firstSeq() + 1, RequestState.COMPLETED, "done")).toCompletableFuture().get();
-        registry.tell(new SessionRegistry.Finished(session, r.requestId()));
-        return Behaviors.same();
-      });
+      return Behaviors.receive(SessionActor.Command.class)
+          .onMessage(SessionActor.Handle.class, h -> {
+            Request r = h.request();
+            events.publish(event(r, h.firstSeq(), RequestState.RUNNING, h.resume() ? "resumed" : "started")).toCompletableFuture().get();
+            if ("crash".equals(r.text()) || ("crash once".equals(r.text()) && crashedOnce.add(r.requestId()))) {
+              throw new IllegalStateException("simulated bug");
+            }
+            events.publish(event(r, h.firstSeq() + 1, RequestState.COMPLETED, "done")).toCompletableFuture().get();
+            registry.tell(new SessionRegistry.Finished(session, r.requestId()));
+            return Behaviors.same();
+          })
+          .onSignal(org.apache.pekko.actor.typed.PostStop.class, sig -> {
+            if (lifecycle != null) {
+              lifecycle.tell("stopped");
+            }
+            return Behaviors.same();
+          })
+          .build();
     });
   }
 
@@ -81,7 +94,7 @@ class SessionRegistryTest {
   @Test
   void aCrashedSessionResumesItsRequestAfterTheRestartAndTheQueueCarriesOn() {
     ActorRef<SessionRegistry.Command> registry =
-        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), (session, first, memory, reg) -> fakeSession(session, reg)));
+        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), java.time.Duration.ofMinutes(5), (session, first, memory, reg) -> fakeSession(session, reg)));
     TestProbe<SessionRegistry.Outcome> a = kit.createTestProbe();
     TestProbe<SessionRegistry.Outcome> b = kit.createTestProbe();
     TestProbe<SessionRegistry.Outcome> c = kit.createTestProbe();
@@ -105,7 +118,7 @@ class SessionRegistryTest {
   @Test
   void aSessionThatKeepsCrashingFailsOnlyThatRequestAndTheQueueCarriesOn() {
     ActorRef<SessionRegistry.Command> registry =
-        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), (session, first, memory, reg) -> fakeSession(session, reg)));
+        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), java.time.Duration.ofMinutes(5), (session, first, memory, reg) -> fakeSession(session, reg)));
     TestProbe<SessionRegistry.Outcome> b = kit.createTestProbe();
     TestProbe<SessionRegistry.Outcome> c = kit.createTestProbe();
     registry.tell(new SessionRegistry.Submit(Request.of("b2", "s3", "crash", null), b.getRef()));
@@ -124,7 +137,7 @@ class SessionRegistryTest {
   @Test
   void aRequestDeliveredAgainRunsOnce() {
     ActorRef<SessionRegistry.Command> registry =
-        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), (session, first, memory, reg) -> fakeSession(session, reg)));
+        kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), java.time.Duration.ofMinutes(5), (session, first, memory, reg) -> fakeSession(session, reg)));
     TestProbe<SessionRegistry.Outcome> probe = kit.createTestProbe();
     for (int i = 0; i < 3; i++) {
       registry.tell(new SessionRegistry.Submit(Request.of("dup", "s2", "once", null), probe.getRef()));
@@ -135,6 +148,35 @@ class SessionRegistryTest {
     assertThat(byRequest.get("dup")).extracting(Event::state)
         .containsExactly(RequestState.QUEUED, RequestState.RUNNING, RequestState.COMPLETED);
     assertThat(byRequest.get("after")).hasSize(3);
+  }
+
+  @Test
+  void anIdleSessionStopsItsActorAndItsNextRequestStartsFromTheSameMemory() {
+    TestProbe<String> lifecycle = kit.createTestProbe();
+    ActorRef<SessionRegistry.Command> registry = kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5),
+        java.time.Duration.ofMillis(500), (session, first, memory, reg) -> {
+          lifecycle.getRef().tell("spawned with memory " + System.identityHashCode(memory));
+          return fakeSession(session, reg, lifecycle.getRef());
+        }));
+    TestProbe<SessionRegistry.Outcome> probe = kit.createTestProbe();
+    registry.tell(new SessionRegistry.Submit(Request.of("i1", "idle-s", "first", null), probe.getRef()));
+    String spawned = lifecycle.expectMessageClass(String.class);
+    assertThat(spawned).startsWith("spawned");
+    probe.expectMessage(SessionRegistry.Outcome.FINISHED);
+    // busy again before the idle time is up: the same actor
+    registry.tell(new SessionRegistry.Submit(Request.of("i2", "idle-s", "second", null), probe.getRef()));
+    probe.expectMessage(SessionRegistry.Outcome.FINISHED);
+    lifecycle.expectNoMessage(java.time.Duration.ofMillis(300));
+    // idle: the actor stops; the next request gets a new one, started from the same memory
+    assertThat(lifecycle.expectMessageClass(String.class, java.time.Duration.ofSeconds(5))).isEqualTo("stopped");
+    registry.tell(new SessionRegistry.Submit(Request.of("i3", "idle-s", "third", null), probe.getRef()));
+    assertThat(lifecycle.expectMessageClass(String.class)).isEqualTo(spawned);
+    probe.expectMessage(SessionRegistry.Outcome.FINISHED);
+    // and a request delivered again after passivation is still recognised
+    registry.tell(new SessionRegistry.Submit(Request.of("i1", "idle-s", "first", null), probe.getRef()));
+    probe.expectMessage(SessionRegistry.Outcome.FINISHED);
+    assertThat(read(9, "i1", "i2", "i3").get("i1")).extracting(Event::state)
+        .containsExactly(RequestState.QUEUED, RequestState.RUNNING, RequestState.COMPLETED);
   }
 
   /** Events of {@code ids} (all events when none given), once at least {@code atLeast} are there and the topic is quiet. */
