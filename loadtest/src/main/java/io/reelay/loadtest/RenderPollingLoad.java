@@ -31,7 +31,8 @@ import org.apache.pekko.stream.javadsl.Sink;
  * seconds (simulated durations divided by the time scale).
  *
  * <p>Usage: {@code java -cp "$(cat loadtest/target/classpath.txt):loadtest/target/classes"
- * io.reelay.loadtest.RenderPollingLoad [renders=40] [time-scale=0.05]}
+ * io.reelay.loadtest.RenderPollingLoad [renders=40] [time-scale=0.05] [learn=0]}: with {@code learn}
+ * renders run first, the pollers know the backend's progress convention when the measured ones start.
  */
 public final class RenderPollingLoad {
 
@@ -42,6 +43,7 @@ public final class RenderPollingLoad {
   public static void main(String[] args) throws Exception {
     int renders = args.length > 0 ? Integer.parseInt(args[0]) : 40;
     double ts = args.length > 1 ? Double.parseDouble(args[1]) : 0.05;
+    int learn = args.length > 2 ? Integer.parseInt(args[2]) : 0;
     Config config = ConfigFactory.parseMap(Map.of("nemo-sim.port", 0, "nemo-sim.time-scale", ts,
             "nemo-sim.credits-per-token", 100000, "reelay.nemo.calls-per-second", 0))
         .withFallback(ConfigFactory.load()).resolve();
@@ -58,6 +60,15 @@ public final class RenderPollingLoad {
       run(client, t, s, state, "warm", false, ts).get(5, TimeUnit.MINUTES);
 
       Duration grid = Duration.ofMillis((long) (30_000 * ts));
+      // a worker learns its backend's progress convention from its first renders (RenderPoller.Convention)
+      List<CompletableFuture<Outcome>> learning = new ArrayList<>();
+      for (int i = 0; i < learn; i++) {
+        learning.add(run(client, t, s, state, "learn-" + i, true, ts));
+      }
+      for (CompletableFuture<Outcome> f : learning) {
+        f.get(10, TimeUnit.MINUTES);
+      }
+      System.out.println("after " + learn + " renders: " + client.renderConvention());
       List<CompletableFuture<Outcome>> fixed = new ArrayList<>();
       List<CompletableFuture<Outcome>> predicted = new ArrayList<>();
       for (int i = 0; i < renders; i++) {
@@ -77,23 +88,35 @@ public final class RenderPollingLoad {
       NemoClient client, AnonymousToken t, BackendSession s, SessionState state, String name, boolean predict, double ts) {
     String id = "render_" + name + "_" + UUID.randomUUID();
     Duration grid = Duration.ofMillis((long) (30_000 * ts));
-    RenderPoller poller = new RenderPoller(grid, Duration.ofMillis((long) (500 * ts)), Duration.ofMillis((long) (1000 * ts)));
+    RenderPoller poller = new RenderPoller(grid, Duration.ofMillis((long) (500 * ts)), Duration.ofMillis((long) (1000 * ts)),
+        client.renderConvention());
     long submitted = System.currentTimeMillis();
     return client.submitRender(t.token(), id, s.sessionId(), state.draft(), "mp4", "high").toCompletableFuture()
-        .thenCompose(r -> poll(client, t, id, poller, predict, grid, submitted, predict ? poller.first() : grid, 0));
+        .thenCompose(r -> {
+          poller.submitted(r.progress());
+          return poll(client, t, id, poller, predict, grid, submitted, predict ? poller.first() : grid, 0);
+        });
   }
 
   private static CompletableFuture<Outcome> poll(NemoClient client, AnonymousToken t, String id, RenderPoller poller,
       boolean predict, Duration grid, long submitted, Duration wait, int polls) {
+    long[] sent = new long[1];
     return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(wait.toMillis(), TimeUnit.MILLISECONDS))
-        .thenCompose(x -> client.pollRender(t.token(), id).toCompletableFuture())
+        .thenCompose(x -> {
+          sent[0] = System.currentTimeMillis();
+          return client.pollRender(t.token(), id).toCompletableFuture();
+        })
         .thenCompose(job -> {
           long now = System.currentTimeMillis();
+          long answered = (sent[0] + now) / 2; // when the backend answered, about (as the worker reckons it)
           if (!job.isRunning()) {
+            if (predict) {
+              poller.completed(Duration.ofMillis(answered - submitted));
+            }
             long done = job.completedAt() != null ? job.completedAt() : now;
             return CompletableFuture.completedFuture(new Outcome((now - done) / 1000.0, polls + 1, (done - submitted) / 1000.0));
           }
-          Duration next = predict ? poller.next(Duration.ofMillis(now - submitted), job.progress()) : grid;
+          Duration next = predict ? poller.next(Duration.ofMillis(answered - submitted), job.progress()) : grid;
           if (TRACE) {
             System.out.printf(Locale.ROOT, "%s t=%d progress=%s next=%d%n", id.substring(0, 12), now - submitted, job.progress(), next.toMillis());
           }

@@ -70,6 +70,7 @@ public final class NemoClient {
   private final LoggingAdapter log;
   private final RateLimiter limiter;
   private final Consumer<RetryNotice> onRetry;
+  private final RenderPoller.Convention renderConvention = new RenderPoller.Convention();
 
   public NemoClient(ClassicActorSystemProvider system, NemoSettings settings) {
     this.settings = settings;
@@ -367,6 +368,11 @@ public final class NemoClient {
     HttpRequest req = post("/api/render/proxy/lambda/" + renderId + "/cancel", null).addHeader(bearer(token));
     return retrying("render-cancel", () -> json(req, "render-cancel"))
         .thenApply(d -> null);
+  }
+
+  /** What this backend's renders have shown about their progress, shared by every {@link RenderPoller} on it. */
+  public RenderPoller.Convention renderConvention() {
+    return renderConvention;
   }
 
   /** The fallback download endpoint E10, for when {@code outputUrl} cannot be fetched. */

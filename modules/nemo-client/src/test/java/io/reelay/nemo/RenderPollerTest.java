@@ -30,11 +30,17 @@ class RenderPollerTest {
 
   /** Runs a job that finishes at {@code finish} seconds: {lag, calls}. */
   private static double[] run(double finish, Progress progress) {
-    RenderPoller p = new RenderPoller(GRID, Duration.ofMillis(500), Duration.ofSeconds(1));
+    return run(finish, progress, new RenderPoller.Convention());
+  }
+
+  private static double[] run(double finish, Progress progress, RenderPoller.Convention convention) {
+    RenderPoller p = new RenderPoller(GRID, Duration.ofMillis(500), Duration.ofSeconds(1), convention);
+    p.submitted(progress.at(0, finish)); // what the submit answered
     double t = p.first().toMillis() / 1000.0;
     while (t < finish) {
       t += p.next(Duration.ofMillis((long) (t * 1000)), progress.at(t, finish)).toMillis() / 1000.0;
     }
+    p.completed(Duration.ofMillis((long) (t * 1000)));
     int calls = p.calls() + 1; // the poll that saw it completed
     return new double[] {t - finish, calls};
   }
@@ -62,6 +68,31 @@ class RenderPollerTest {
       double allowed = finish >= 90 ? 1.5 : 0.07 * finish + 0.5;
       assertThat(r[0]).as("lag for a %s s render", finish).isLessThanOrEqualTo(allowed);
     }
+  }
+
+  @Test
+  void onceTheBackendShowsItCapsProgressEveryRenderIsSeenWithinAboutASecond() {
+    RenderPoller.Convention convention = new RenderPoller.Convention();
+    // long renders have budget for a look at both points; they show where this backend finishes
+    for (double finish : new double[] {140, 290}) {
+      run(finish, CAPPED, convention);
+    }
+    for (double finish : new double[] {31, 45, 59, 61, 75, 90, 140, 290}) {
+      double[] r = run(finish, CAPPED, convention);
+      assertThat(r[0]).as("lag for a %s s render, %s", finish, convention).isLessThanOrEqualTo(1.5);
+      assertThat((int) r[1]).as("calls for a %s s render", finish).isLessThanOrEqualTo(seedCalls(finish));
+    }
+  }
+
+  @Test
+  void aBackendWhoseProgressRunsTo100IsRecognisedAndNeverMisjudgedAsCapped() {
+    RenderPoller.Convention convention = new RenderPoller.Convention();
+    for (double finish : new double[] {140, 290, 31, 45, 59, 61, 75, 90, 140, 290}) {
+      double[] r = run(finish, LINEAR, convention);
+      assertThat(r[0]).as("lag for a %s s render, %s", finish, convention).isLessThanOrEqualTo(1.5);
+      assertThat((int) r[1]).as("calls for a %s s render", finish).isLessThanOrEqualTo(seedCalls(finish));
+    }
+    assertThat(convention.finishPercent()).isEqualTo(100.0);
   }
 
   @Test

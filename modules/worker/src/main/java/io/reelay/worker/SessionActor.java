@@ -172,6 +172,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     boolean renderReSubmitted;
     RenderPoller poller;
     Instant renderStarted;
+    Instant pollSent;
     Integer lastProgress;
 
     Job(Handle h, long firstSeq) {
@@ -653,7 +654,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private RenderPoller newPoller() {
-    return new RenderPoller(settings.renderPollGrid(), settings.renderPollMargin(), settings.renderPollMinGap());
+    return new RenderPoller(settings.renderPollGrid(), settings.renderPollMargin(), settings.renderPollMinGap(),
+        client.renderConvention());
   }
 
   /** Which submit of its request a render id names (see {@link #renderIdFor}). */
@@ -681,6 +683,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     RenderJob r = m.render();
     if (r.isCompleted()) {
+      if (!m.submitted()) {
+        job.poller.completed(sinceSubmit());
+      }
       String url = r.outputUrl() != null ? r.outputUrl() : client.fallbackDownloadUrl(job.renderId);
       finish(RequestState.COMPLETED, "Your video is ready", new Result(url, job.timeline, null, null), null);
       return this;
@@ -708,15 +713,29 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     job.step = this::pollRender;
     // the submit's own answer is not a poll: the first poll waits for the poller's first point
+    if (m.submitted()) {
+      job.poller.submitted(r.progress());
+    }
     Duration delay = m.submitted()
         ? job.poller.first()
-        : job.poller.next(Duration.between(job.renderStarted, Instant.now()), r.progress());
+        : job.poller.next(sinceSubmit(), r.progress());
     timers.startSingleTimer(key(TimerKind.POLL), new TimerFired(job.id, TimerKind.POLL), delay);
     return this;
   }
 
+  /**
+   * When the backend answered the last poll, as time since submit: halfway between sending it and
+   * hearing back (the answer's progress is from then; a slow answer would otherwise skew the line).
+   */
+  private Duration sinceSubmit() {
+    Instant now = Instant.now();
+    Instant sent = job.pollSent == null ? now : job.pollSent;
+    return Duration.between(job.renderStarted, sent.plus(Duration.between(sent, now).dividedBy(2)));
+  }
+
   private void pollRender() {
     long id = job.id;
+    job.pollSent = Instant.now();
     pipe(client.pollRender(token, job.renderId), x -> new RenderUpdate(id, x, false), id);
   }
 
