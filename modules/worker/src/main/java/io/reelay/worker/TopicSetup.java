@@ -43,11 +43,37 @@ public final class TopicSetup {
           }
         }
       }
+      awaitLeaders(admin, wanted.stream().map(NewTopic::name).toList());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while creating topics", e);
     } catch (java.util.concurrent.TimeoutException e) {
       throw new IllegalStateException("Kafka at " + bootstrap + " did not answer within 30 s: is it running?", e);
+    }
+  }
+
+  /**
+   * Waits until the broker knows a leader for every partition. Writing to a partition created a
+   * moment ago can fail with NOT_LEADER_OR_FOLLOWER, and an idempotent producer whose first batch
+   * failed that way while later ones succeeded then retries it forever (OUT_OF_ORDER_SEQUENCE_NUMBER).
+   */
+  private static void awaitLeaders(Admin admin, List<String> names) throws InterruptedException, java.util.concurrent.TimeoutException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try {
+        boolean ready = admin.describeTopics(names).allTopicNames().get(30, TimeUnit.SECONDS).values().stream()
+            .flatMap(d -> d.partitions().stream())
+            .allMatch(p -> p.leader() != null && !p.leader().isEmpty());
+        if (ready) {
+          return;
+        }
+      } catch (ExecutionException notYetKnown) {
+        // UnknownTopicOrPartition while the broker catches up with the controller: ask again
+      }
+      if (System.nanoTime() > deadline) {
+        throw new java.util.concurrent.TimeoutException("partitions of " + names + " still have no leader");
+      }
+      Thread.sleep(100);
     }
   }
 }

@@ -1,0 +1,202 @@
+package io.reelay.loadtest;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.reelay.kafka.EmbeddedKafka;
+import io.reelay.protocol.Event;
+import io.reelay.protocol.Json;
+import io.reelay.protocol.Topics;
+import io.reelay.sim.NemoSim;
+import io.reelay.sim.SimSettings;
+import io.reelay.worker.StateCipher;
+import io.reelay.worker.TopicSetup;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * A large backlog drained by one worker with a small {@code max-active-requests}: does the worker's
+ * memory stay flat while the backlog waits in Kafka, and what does each session it has seen cost?
+ *
+ * <p>The broker and the simulator run here; the worker runs in a JVM of its own ({@code
+ * io.reelay.worker.Worker}, as {@code reelay worker} runs it), so its heap is measured alone: every
+ * sample forces a full GC there ({@code jcmd GC.run}) and reads the live heap ({@code jcmd
+ * GC.heap_info}). The whole backlog is published before the worker starts.
+ *
+ * <p>Usage: {@code java -cp "loadtest/target/classes:$(cat loadtest/target/classpath.txt)"
+ * io.reelay.loadtest.BacklogLoad [requests=20000] [sessions=2000] [max-active=64] [time-scale=0.001]
+ * [session-idle-timeout=10s]}
+ */
+public final class BacklogLoad {
+
+  private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
+
+  public static void main(String[] args) throws Exception {
+    int requests = args.length > 0 ? Integer.parseInt(args[0]) : 20_000;
+    int sessions = args.length > 1 ? Integer.parseInt(args[1]) : 2_000;
+    int maxActive = args.length > 2 ? Integer.parseInt(args[2]) : 64;
+    double ts = args.length > 3 ? Double.parseDouble(args[3]) : 0.001;
+    String idle = args.length > 4 ? args[4] : "10s";
+    Path dir = Files.createTempDirectory("reelay-backlog");
+
+    EmbeddedKafka kafka = EmbeddedKafka.start(EmbeddedKafka.Settings.of(dir.resolve("kafka")));
+    Config config = ConfigFactory.parseMap(Map.of("nemo-sim.port", 0, "nemo-sim.time-scale", ts,
+            "nemo-sim.credits-per-token", 1_000_000))
+        .withFallback(ConfigFactory.load()).resolve();
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "backlog-load", config);
+    NemoSim sim = NemoSim.start(system, SimSettings.from(config.getConfig("nemo-sim"))).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    Process worker = null;
+    try {
+      String bootstrap = kafka.bootstrapServers();
+      String prefix = "backlog-" + UUID.randomUUID().toString().substring(0, 6);
+      Topics topics = Topics.withPrefix(prefix);
+      TopicSetup.ensure(bootstrap, topics, 6, (short) 1);
+
+      long t0 = System.nanoTime();
+      publish(bootstrap, topics, requests, sessions);
+      System.out.printf(Locale.ROOT, "published %d requests over %d sessions in %.1f s%n", requests, sessions, (System.nanoTime() - t0) / 1e9);
+
+      Path conf = dir.resolve("worker.conf");
+      Files.writeString(conf, """
+          include "application"
+          reelay.kafka.bootstrap-servers = "%s"
+          reelay.topics.prefix = "%s"
+          reelay.nemo.base-url = "%s"
+          reelay.nemo.calls-per-second = 0
+          reelay.worker {
+            group-id = "backlog-workers"
+            state-key = "%s"
+            max-active-requests = %d
+            session-idle-timeout = %s
+          }
+          """.formatted(bootstrap, prefix, sim.baseUrl(), StateCipher.newKey(), maxActive, idle), StandardCharsets.UTF_8);
+      Path log = dir.resolve("worker.log");
+      worker = new ProcessBuilder(List.of(
+              Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+              "-Xmx1g", "-Dconfig.file=" + conf, "-cp", System.getProperty("java.class.path"), "io.reelay.worker.Worker"))
+          .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      System.out.printf(Locale.ROOT, "worker pid %d, max-active-requests %d, session-idle-timeout %s, time-scale %s; log %s%n",
+          worker.pid(), maxActive, idle, ts, log);
+      System.out.println("   t(s)  finished   backlog  req/s  live heap after full GC (MB)");
+
+      Map<String, RequestStateCount> seen = new HashMap<>();
+      EnumMap<io.reelay.protocol.RequestState, Integer> ends = new EnumMap<>(io.reelay.protocol.RequestState.class);
+      long start = System.nanoTime();
+      long lastSample = 0;
+      int lastFinished = 0;
+      int finished = 0;
+      try (KafkaConsumer<String, byte[]> c = consumer(bootstrap)) {
+        c.subscribe(List.of(topics.completions()));
+        while (finished < requests) {
+          if (!worker.isAlive()) {
+            throw new IllegalStateException("the worker exited with " + worker.exitValue() + "; see " + log);
+          }
+          for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
+            Event e = Json.read(r.value(), Event.class);
+            if (seen.computeIfAbsent(e.requestId(), k -> new RequestStateCount()).terminal++ == 0) {
+              finished++;
+              ends.merge(e.state(), 1, Integer::sum);
+            }
+          }
+          long now = System.nanoTime();
+          if (now - lastSample > 5e9) {
+            double t = (now - start) / 1e9;
+            long heapKb = liveHeapKb(worker.pid());
+            double rate = (finished - lastFinished) / ((now - lastSample) / 1e9);
+            if (lastSample == 0) {
+              rate = finished / t;
+            }
+            System.out.printf(Locale.ROOT, "%7.0f %9d %9d %6.0f  %.1f%n", t, finished, requests - finished, rate, heapKb / 1024.0);
+            lastSample = now;
+            lastFinished = finished;
+          }
+        }
+      }
+      double total = (System.nanoTime() - start) / 1e9;
+      long duplicates = seen.values().stream().filter(s -> s.terminal > 1).count();
+      System.out.printf(Locale.ROOT, "all %d finished in %.0f s (%.0f req/s); by state %s; requests with more than one terminal event: %d%n",
+          finished, total, finished / total, ends, duplicates);
+      Thread.sleep(Duration.ofSeconds(2).toMillis());
+      System.out.printf(Locale.ROOT, "live heap after the backlog, all sessions idle: %.1f MB%n", liveHeapKb(worker.pid()) / 1024.0);
+    } finally {
+      if (worker != null) {
+        worker.destroy();
+        worker.waitFor(60, TimeUnit.SECONDS);
+      }
+      sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      system.terminate();
+      kafka.close();
+    }
+  }
+
+  private static final class RequestStateCount {
+    int terminal;
+  }
+
+  /** Round-robin over the sessions; per session: credits, then state, then text questions (SSE). */
+  private static void publish(String bootstrap, Topics topics, int requests, int sessions) throws Exception {
+    try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
+        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all",
+        ProducerConfig.LINGER_MS_CONFIG, "20"), new StringSerializer(), new StringSerializer())) {
+      String run = UUID.randomUUID().toString().substring(0, 6);
+      for (int i = 0; i < requests; i++) {
+        int s = i % sessions;
+        int nth = i / sessions;
+        String session = "bl-" + run + "-" + s;
+        String body = switch (nth % 3) {
+          case 0 -> "\"action\":\"credits\"";
+          case 1 -> "\"action\":\"state\"";
+          default -> "\"text\":\"what can you do? [sim:text]\"";
+        };
+        String json = "{\"v\":1,\"requestId\":\"r-" + run + "-" + i + "\",\"sessionKey\":\"" + session + "\"," + body + "}";
+        producer.send(new ProducerRecord<>(topics.requests(), session, json));
+      }
+      producer.flush();
+    }
+  }
+
+  private static KafkaConsumer<String, byte[]> consumer(String bootstrap) {
+    Map<String, Object> p = new HashMap<>();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, "backlog-reader-" + UUID.randomUUID());
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    return new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
+  }
+
+  /** The worker's live heap: a full GC there, then its used heap. */
+  private static long liveHeapKb(long pid) throws IOException, InterruptedException {
+    jcmd(pid, "GC.run");
+    Matcher m = HEAP_USED.matcher(jcmd(pid, "GC.heap_info"));
+    return m.find() ? Long.parseLong(m.group(1)) : -1;
+  }
+
+  private static String jcmd(long pid, String command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(pid), command)
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    p.waitFor(30, TimeUnit.SECONDS);
+    return out;
+  }
+}
