@@ -298,6 +298,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     timers.startSingleTimer(key(TimerKind.DEADLINE), new TimerFired(job.id, TimerKind.DEADLINE), settings.requestDeadline());
     if (was != null) {
       resume(was);
+    } else if (job.action == Action.UPLOAD && refusedUpload()) {
+      return this; // refused before any backend call: no token, no session spent on it
     } else {
       snapshot(); // recorded as in flight: whoever runs the session next resumes it from here
       advance();
@@ -606,11 +608,21 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   // ------------------------------------------------------------------ upload
 
-  private void upload() {
-    long id = job.id;
+  /** Ends the request REJECTED when its upload is refused (checked again when it is sent). */
+  private boolean refusedUpload() {
     UploadCheck.Verdict v = UploadCheck.check(job.request.upload(), settings.mediaDir(), settings.maxUploadBytes());
     if (v instanceof UploadCheck.Refused r) {
       finish(RequestState.REJECTED, "Upload refused: " + r.reason(), null, new ErrorInfo(r.code(), r.reason(), false, r.hint()));
+      return true;
+    }
+    return false;
+  }
+
+  private void upload() {
+    long id = job.id;
+    UploadCheck.Verdict v = UploadCheck.check(job.request.upload(), settings.mediaDir(), settings.maxUploadBytes());
+    if (v instanceof UploadCheck.Refused) {
+      refusedUpload(); // the file changed since the request arrived (grew, went away)
     } else if (v instanceof UploadCheck.Url u) {
       emit(RequestState.RUNNING, Phase.UPLOADING, "Adding the file from its URL", null);
       pipe(client.uploadUrls(token, backendSessionId, java.util.List.of(u.url())), f -> new Uploaded(id, f), id);

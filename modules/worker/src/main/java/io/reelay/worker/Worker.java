@@ -132,8 +132,21 @@ public final class Worker {
 
   private static final int MAX_PARTITIONS = 10_000;
 
+  /** Why a record is not a request the worker will run, and what its sender can do about it. */
+  private record Rejection(String reason, String code, String hint) {
+    static final String FIX = "Fix the request and send it again under a new requestId";
+
+    Rejection(String reason) {
+      this(reason, "INVALID_REQUEST", FIX);
+    }
+  }
+
   /** A record on its way through a partition's stream. */
-  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, String rejection) {
+  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection) {
+    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, String reason) {
+      this(msg, null, new Rejection(reason));
+    }
+
     boolean needsCapacity() {
       return request != null && request.effectiveAction() != io.reelay.protocol.Action.CANCEL;
     }
@@ -281,24 +294,29 @@ public final class Worker {
   private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg) {
     ConsumerRecord<String, byte[]> rec = msg.record();
     if (rec.value() == null || rec.value().length == 0) {
-      return new InHand(msg, null, "empty record: no value (a request is a JSON object)");
+      return new InHand(msg, "empty record: no value (a request is a JSON object)");
     }
     if (rec.value().length > settings.maxRecordBytes()) {
-      return new InHand(msg, null, "record is " + rec.value().length + " bytes, over the limit of "
+      return new InHand(msg, "record is " + rec.value().length + " bytes, over the limit of "
           + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)");
     }
     Request request;
     try {
       request = Json.read(rec.value(), Request.class);
     } catch (RuntimeException e) {
-      return new InHand(msg, null, "not a valid request: " + shortReason(e));
+      return new InHand(msg, "not a valid request: " + shortReason(e));
     }
     if (request == null) {
-      return new InHand(msg, null, "empty record");
+      return new InHand(msg, "empty record");
     }
     List<String> problems = RequestValidation.problems(request);
     if (!problems.isEmpty()) {
-      return new InHand(msg, null, String.join("; ", problems));
+      return new InHand(msg, String.join("; ", problems));
+    }
+    if (request.effectiveAction() == io.reelay.protocol.Action.UPLOAD
+        && UploadCheck.check(request.upload(), settings.mediaDir(), settings.maxUploadBytes()) instanceof UploadCheck.Refused r) {
+      // refused before it takes a slot or a backend call (the session checks again when it uploads)
+      return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()));
     }
     return new InHand(msg, request, null);
   }
@@ -323,7 +341,8 @@ public final class Worker {
   }
 
   /** Dead-letters the record and, if its requestId can be read, tells its sender why (REJECTED). */
-  private CompletionStage<Done> reject(ConsumerRecord<String, byte[]> rec, String reason) {
+  private CompletionStage<Done> reject(ConsumerRecord<String, byte[]> rec, Rejection why) {
+    String reason = why.reason();
     log.warn("rejected record {}-{}@{}: {}", rec.topic(), rec.partition(), rec.offset(), reason);
     CompletionStage<Void> dlq = events.deadLetter(rec, reason, DLQ_MAX_BYTES);
     JsonNode node = readTree(rec.value());
@@ -335,7 +354,7 @@ public final class Worker {
     String tenant = text(node, "tenant") != null ? text(node, "tenant") : Request.DEFAULT_TENANT;
     Event e = new Event(Event.VERSION, requestId, sessionKey, tenant, 1, Instant.now(), RequestState.REJECTED,
         Phase.DONE, "Rejected: " + reason, null, null,
-        new ErrorInfo("INVALID_REQUEST", reason, false, "Fix the request and send it again under a new requestId"));
+        new ErrorInfo(why.code(), reason, false, why.hint()));
     return dlq.thenCombine(events.publish(e), (a, b) -> Done.getInstance());
   }
 

@@ -68,12 +68,10 @@ class MalformedCorpusTest {
 
   /** What the worker does with a kind of record. */
   enum Outcome {
-    /** DLQ record and a REJECTED event (INVALID_REQUEST) keyed by the requestId. */
+    /** DLQ record and a REJECTED event (INVALID_REQUEST, or the upload check's own code) keyed by the requestId. */
     DEAD_LETTER_AND_REJECTED,
     /** DLQ record only: there is no requestId to tell. */
-    DEAD_LETTER_ONLY,
-    /** Accepted as a request, then refused by the session (UploadCheck): REJECTED, no DLQ record. */
-    REFUSED_BY_SESSION
+    DEAD_LETTER_ONLY
   }
 
   /**
@@ -135,7 +133,6 @@ class MalformedCorpusTest {
     return corpus.stream().map(k -> DynamicTest.dynamicTest(k.name(), () -> {
       switch (k.outcome()) {
         case DEAD_LETTER_AND_REJECTED, DEAD_LETTER_ONLY -> assertDeadLettered(k);
-        case REFUSED_BY_SESSION -> assertRefusedBySession(k);
       }
     }));
   }
@@ -260,15 +257,15 @@ class MalformedCorpusTest {
     c.add(rejected("upload without url or path", s, id, "upload\\.url or upload\\.path",
         json("1", id, s, "\"action\":\"upload\",\"upload\":{\"fileName\":\"clip.mp4\"}")));
 
-    // Bad upload paths and types parse and validate: the session's UploadCheck refuses them before
-    // anything is uploaded, with a REJECTED terminal event of its own code and no DLQ record.
+    // Bad upload paths and types parse and validate; UploadCheck refuses them before they take a slot
+    // or a backend call: dead-lettered, and REJECTED with the check's own code and hint.
     s = session();
     id = id();
-    c.add(refusedBySession("upload path escaping the media dir", s, id, "outside the media directory", "PATH_OUTSIDE_MEDIA_DIR",
+    c.add(refusedUpload("upload path escaping the media dir", s, id, "outside the media directory", "PATH_OUTSIDE_MEDIA_DIR",
         json("1", id, s, "\"action\":\"upload\",\"upload\":{\"path\":\"../../etc/passwd\"}")));
     s = session();
     id = id();
-    c.add(refusedBySession("upload of an unsupported file type", s, id, "unsupported file type", "4001",
+    c.add(refusedUpload("upload of an unsupported file type", s, id, "unsupported file type", "4001",
         json("1", id, s, "\"action\":\"upload\",\"upload\":{\"url\":\"https://example.com/tool.exe\"}")));
 
     s = session();
@@ -299,8 +296,8 @@ class MalformedCorpusTest {
         "INVALID_REQUEST");
   }
 
-  private static Kind refusedBySession(String name, String key, String requestId, String reason, String code, byte[] value) {
-    return new Kind(name, key, requestId, value, Outcome.REFUSED_BY_SESSION, Pattern.compile(reason, Pattern.CASE_INSENSITIVE), code);
+  private static Kind refusedUpload(String name, String key, String requestId, String reason, String code, byte[] value) {
+    return new Kind(name, key, requestId, value, Outcome.DEAD_LETTER_AND_REJECTED, Pattern.compile(reason, Pattern.CASE_INSENSITIVE), code);
   }
 
   /** {@code {"v":<v>,"requestId":id,"sessionKey":session,<rest>}}; {@code v} is raw JSON. */
@@ -350,25 +347,13 @@ class MalformedCorpusTest {
       assertThat(e.state()).isEqualTo(RequestState.REJECTED);
       assertThat(e.seq()).isEqualTo(1);
       assertThat(e.sessionKey()).isEqualTo(k.key());
-      assertThat(e.error().code()).isEqualTo("INVALID_REQUEST");
+      assertThat(e.error().code()).isEqualTo(k.code());
       assertThat(e.error().reason()).as("the sender reads the same reason as the DLQ").isEqualTo(reason);
       assertThat(e.error().retryable()).isFalse();
+      assertThat(e.error().hint()).as("what to do about it").isNotBlank();
     } else {
       assertNoEventsFor(k);
     }
-  }
-
-  private static void assertRefusedBySession(Kind k) {
-    assertThat(deadLetters.getOrDefault(k.key(), List.of())).as("a request the session refuses is not a dead letter").isEmpty();
-    List<Event> mine = events.getOrDefault(k.requestId(), List.of());
-    assertThat(mine).as("events of %s", k).isNotEmpty();
-    assertThat(mine.stream().filter(Event::isTerminal)).hasSize(1);
-    Event last = mine.get(mine.size() - 1);
-    assertThat(last.state()).isEqualTo(RequestState.REJECTED);
-    assertThat(last.sessionKey()).isEqualTo(k.key());
-    assertThat(last.error().code()).isEqualTo(k.code());
-    assertThat(last.error().reason()).containsPattern(k.reason());
-    assertThat(last.error().hint()).isNotBlank();
   }
 
   /** Nothing on the events topic names this record: not its (unreadable) requestId, not its session. */
@@ -411,7 +396,7 @@ class MalformedCorpusTest {
    * 120 s passed: then the per-kind assertions say what is missing).
    */
   private static void collectDeadLettersAndEvents() {
-    Set<String> dlqKeys = corpus.stream().filter(k -> k.outcome() != Outcome.REFUSED_BY_SESSION).map(Kind::key).collect(Collectors.toSet());
+    Set<String> dlqKeys = corpus.stream().map(Kind::key).collect(Collectors.toSet());
     Set<String> terminalIds = Stream.concat(
             corpus.stream().filter(k -> k.outcome() != Outcome.DEAD_LETTER_ONLY).map(Kind::requestId),
             followUps.values().stream())

@@ -105,11 +105,15 @@ class SessionBehaviourTest {
   void anUploadOutsideTheMediaDirectoryIsRefusedBeforeAnythingIsSent() throws Exception {
     String s = "up-" + UUID.randomUUID();
     int uploads = h.stats().path("calls").path("upload").asInt();
+    int tokens = h.stats().path("calls").path("anonymous-token").asInt();
     h.request(s, "u-" + s, "\"action\":\"upload\",\"upload\":{\"path\":\"../../etc/passwd.mp4\"}");
     Event done = last(h.eventsUntilTerminal("u-" + s));
     assertThat(done.state()).isEqualTo(RequestState.REJECTED);
     assertThat(done.error().code()).isEqualTo("PATH_OUTSIDE_MEDIA_DIR");
+    assertThat(done.error().hint()).isNotBlank();
     assertThat(h.stats().path("calls").path("upload").asInt()).isEqualTo(uploads);
+    // refused before the session signs in: not even a token was asked for
+    assertThat(h.stats().path("calls").path("anonymous-token").asInt()).isEqualTo(tokens);
   }
 
   private static Event last(List<Event> events) {
