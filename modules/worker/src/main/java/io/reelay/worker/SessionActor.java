@@ -157,6 +157,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     Runnable step;
     boolean renewedToken;
     boolean renewedSession;
+    boolean signedIn;
     // streaming
     UniqueKillSwitch stream;
     boolean sawText;
@@ -344,7 +345,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   /** Runs whatever the current request needs next: identity first, then its action. */
   private void advance() {
-    if (token == null || expiresSoon()) {
+    // a token this request just got is used even if it expires "soon": the backend's lifetime may
+    // be shorter than token-refresh-before, and asking again would only get the same one back
+    if (token == null || (expiresSoon() && !job.signedIn)) {
       run(Phase.AUTHENTICATING, this::fetchToken);
     } else if (backendSessionId == null && needsSession(job.action)) {
       run(Phase.SESSION, this::createSession);
@@ -367,7 +370,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   }
 
   private boolean expiresSoon() {
-    return tokenExpiresAt != null && Instant.now().plus(Duration.ofMinutes(10)).isAfter(tokenExpiresAt);
+    return tokenExpiresAt != null && Instant.now().plus(settings.tokenRefreshBefore()).isAfter(tokenExpiresAt);
   }
 
   /** Makes {@code step} the current step (so a retry repeats it) and runs it. */
@@ -392,6 +395,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     token = m.token().token();
     tokenExpiresAt = m.token().expiresAt();
     userId = m.token().userId();
+    job.signedIn = true;
     advance();
     return this;
   }

@@ -36,6 +36,7 @@ public record WorkerSettings(
     long maxRecordBytes,
     Duration handoverTimeout,
     Duration sessionIdleTimeout,
+    Duration tokenRefreshBefore,
     Map<String, String> consumerProperties,
     Map<String, String> producerProperties) {
 
@@ -70,6 +71,7 @@ public record WorkerSettings(
         w.getBytes("max-record-bytes"),
         w.getDuration("handover-timeout"),
         w.getDuration("session-idle-timeout"),
+        w.getDuration("token-refresh-before"),
         // KIP-848: the broker owns timeouts and assignment, and the client refuses the classic settings
         GroupProtocol.compatible(properties(w.getConfig("kafka-consumer"))),
         properties(w.getConfig("kafka-producer")));
@@ -104,13 +106,13 @@ public record WorkerSettings(
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, sessionIdleTimeout, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, sessionIdleTimeout, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
   }
 }
