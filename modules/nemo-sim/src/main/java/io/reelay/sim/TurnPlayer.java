@@ -69,7 +69,7 @@ final class TurnPlayer {
       if (turn.ending() == Turn.Ending.HANG && !cut) {
         hang();
       } else if (!cut) {
-        queue.complete(); // end of turn = end of stream: ADK sends no sentinel
+        end(null); // end of turn = end of stream: ADK sends no sentinel
       }
       return;
     }
@@ -80,20 +80,20 @@ final class TurnPlayer {
           offer(wire.encode(e));
           if (e instanceof AgentEvent.StreamError) {
             // ADK: after {"error":…} the server closes the stream; nothing else follows
-            if (!cut) queue.complete();
+            if (!cut) end(null);
             cut = true;
             return;
           }
         }
       } catch (RuntimeException e) {
         log.error("agent turn failed at beat {}", index, e);
-        if (!cut) queue.fail(e);
+        if (!cut) end(e);
         cut = true;
         return;
       }
       if (index == cutAfterBeat && !cut) {
         cut = true;
-        queue.fail(new StreamCut());
+        end(new StreamCut());
       }
       beat(index + 1);
     });
@@ -123,6 +123,19 @@ final class TurnPlayer {
 
   private void schedule(Duration delay, Runnable task) {
     system.scheduler().scheduleOnce(delay, task, system.executionContext());
+  }
+
+  /** Completes (or fails) the response stream, unless the client closed it first. */
+  private void end(Throwable failure) {
+    try {
+      if (failure == null) {
+        queue.complete();
+      } else {
+        queue.fail(failure);
+      }
+    } catch (IllegalStateException alreadyClosed) {
+      // the client went away first (its side completed the queue): nobody is left to tell
+    }
   }
 
   private void offer(ByteString bytes) {
