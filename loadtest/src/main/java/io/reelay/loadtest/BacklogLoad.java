@@ -47,7 +47,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>Usage: {@code java -cp "loadtest/target/classes:$(cat loadtest/target/classpath.txt)"
  * io.reelay.loadtest.BacklogLoad [requests=20000] [sessions=2000] [max-active=64] [time-scale=0.001]
- * [session-idle-timeout=10s]}
+ * [session-idle-timeout=10s] [fault mix, JSON for /_sim/faults]}
  */
 public final class BacklogLoad {
 
@@ -59,6 +59,7 @@ public final class BacklogLoad {
     int maxActive = args.length > 2 ? Integer.parseInt(args[2]) : 64;
     double ts = args.length > 3 ? Double.parseDouble(args[3]) : 0.001;
     String idle = args.length > 4 ? args[4] : "10s";
+    String faults = args.length > 5 ? args[5] : null;
     Path dir = Files.createTempDirectory("reelay-backlog");
 
     EmbeddedKafka kafka = EmbeddedKafka.start(EmbeddedKafka.Settings.of(dir.resolve("kafka")));
@@ -74,6 +75,16 @@ public final class BacklogLoad {
       Topics topics = Topics.withPrefix(prefix);
       TopicSetup.ensure(bootstrap, topics, 6, (short) 1);
 
+      if (faults != null) {
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(sim.baseUrl() + "/_sim/faults"))
+                .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(faults)).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+          throw new IllegalArgumentException("the simulator refused the fault mix: " + r.body());
+        }
+        System.out.println("fault mix: " + faults);
+      }
       long t0 = System.nanoTime();
       publish(bootstrap, topics, requests, sessions);
       System.out.printf(Locale.ROOT, "published %d requests over %d sessions in %.1f s%n", requests, sessions, (System.nanoTime() - t0) / 1e9);
@@ -90,6 +101,8 @@ public final class BacklogLoad {
             state-key = "%s"
             max-active-requests = %d
             session-idle-timeout = %s
+            # a cut stream is checked at the simulator's pace, not the vendor's 30 s / 60 s
+            recovery { first-check = 1s, interval = 1s, max-unchanged = 5 }
           }
           """.formatted(bootstrap, prefix, sim.baseUrl(), StateCipher.newKey(), maxActive, idle), StandardCharsets.UTF_8);
       Path log = dir.resolve("worker.log");
@@ -103,6 +116,7 @@ public final class BacklogLoad {
 
       Map<String, RequestStateCount> seen = new HashMap<>();
       EnumMap<io.reelay.protocol.RequestState, Integer> ends = new EnumMap<>(io.reelay.protocol.RequestState.class);
+      Map<String, Integer> errors = new java.util.TreeMap<>();
       long start = System.nanoTime();
       long lastSample = 0;
       int lastFinished = 0;
@@ -118,6 +132,9 @@ public final class BacklogLoad {
             if (seen.computeIfAbsent(e.requestId(), k -> new RequestStateCount()).terminal++ == 0) {
               finished++;
               ends.merge(e.state(), 1, Integer::sum);
+              if (e.error() != null) {
+                errors.merge(e.error().code(), 1, Integer::sum);
+              }
             }
           }
           long now = System.nanoTime();
@@ -136,10 +153,18 @@ public final class BacklogLoad {
       }
       double total = (System.nanoTime() - start) / 1e9;
       long duplicates = seen.values().stream().filter(s -> s.terminal > 1).count();
-      System.out.printf(Locale.ROOT, "all %d finished in %.0f s (%.0f req/s); by state %s; requests with more than one terminal event: %d%n",
-          finished, total, finished / total, ends, duplicates);
+      System.out.printf(Locale.ROOT, "all %d finished in %.0f s (%.0f req/s); by state %s; error codes %s; requests with more than one terminal event: %d%n",
+          finished, total, finished / total, ends, errors, duplicates);
       Thread.sleep(Duration.ofSeconds(2).toMillis());
       System.out.printf(Locale.ROOT, "live heap after the backlog, all sessions idle: %.1f MB%n", liveHeapKb(worker.pid()) / 1024.0);
+      if (faults != null) {
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(sim.baseUrl() + "/_sim/stats")).build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+        com.fasterxml.jackson.databind.JsonNode stats = Json.mapper().readTree(r.body());
+        System.out.println("faults injected: " + stats.path("faultsInjected") + "; messages " + stats.path("messages")
+            + ", repeated " + stats.path("repeatedMessages"));
+      }
     } finally {
       if (worker != null) {
         worker.destroy();
@@ -168,7 +193,7 @@ public final class BacklogLoad {
         String body = switch (nth % 3) {
           case 0 -> "\"action\":\"credits\"";
           case 1 -> "\"action\":\"state\"";
-          default -> "\"text\":\"what can you do? [sim:text]\"";
+          default -> "\"text\":\"what can you do? (question " + i + ") [sim:text]\"";
         };
         String json = "{\"v\":1,\"requestId\":\"r-" + run + "-" + i + "\",\"sessionKey\":\"" + session + "\"," + body + "}";
         producer.send(new ProducerRecord<>(topics.requests(), session, json));

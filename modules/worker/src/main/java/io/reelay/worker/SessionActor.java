@@ -483,11 +483,20 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         emit(RequestState.RUNNING, job.phase, "The connection to the agent " + (s.code().equals("STREAM_CUT") ? "dropped" : "stalled")
             + "; the message is not sent again. Checking the result in " + seconds(settings.recoveryFirstCheck()), null);
         startRecovery();
-      } else if (t instanceof NemoException.Backend || t instanceof NemoException.Http) {
-        // refused before any stream (1001, 1002, 2001, …): the message did not run; start over
+      } else if (t instanceof NemoException.Backend || (t instanceof NemoException.Http h && refusedUnread(h))) {
+        // refused before any stream (1001, 1002, 2001, 402, …): the message did not run; start over
         // from the state check once the identity is repaired
         job.before = null;
         return onCallFailed(new CallFailed(job.id, t));
+      } else if (t instanceof NemoException.Http || t instanceof NemoException.Transport) {
+        // a 5xx or a broken connection as the message went out: it may have reached the agent,
+        // and sending it again could run and charge it twice; look at the state instead
+        emit(RequestState.RUNNING, job.phase, (t instanceof NemoException.Http h
+                ? "The backend answered HTTP " + h.status() + " to the message"
+                : "The connection failed while the message was sent")
+            + "; it may have reached the agent, so it is not sent again. Checking the result in "
+            + seconds(settings.recoveryFirstCheck()), null);
+        startRecovery();
       } else {
         fail(t);
       }
@@ -588,6 +597,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       finish(RequestState.COMPLETED, TimelineDiff.describe(job.before.draft(), s.draft(), "No visible change; " + timeline),
           result, null);
     }
+  }
+
+  /** A 4xx answer to the message: refused as it arrived, never run (a 5xx or 408 may have run it). */
+  private static boolean refusedUnread(NemoException.Http h) {
+    return h.status() >= 400 && h.status() < 500 && h.status() != 408;
   }
 
   private static String seconds(Duration d) {
