@@ -68,9 +68,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   /** A request of this session finished without it (cancelled while queued): keep it in the snapshot. */
   public record Remember(String requestId) implements Command {}
 
-  /** Kafka acknowledged the terminal event of {@code requestId}. */
-  private record TerminalPublished(String requestId) implements Command {}
-
   private record TokenReady(long job, AnonymousToken token) implements Command {}
 
   private record SessionReady(long job, BackendSession session) implements Command {}
@@ -128,8 +125,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   // where the session's requests come from, and the last of them it finished (see SessionSnapshot)
   private int partition = -1;
   private long doneThrough = -1;
-  // the last terminal event until Kafka acknowledged it (see SessionSnapshot.pendingTerminal)
-  private Event pendingTerminal;
   private SessionSnapshot.InFlight inFlightAtStart;
   private String taskId;
   private final String sessionKey;
@@ -231,7 +226,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     taskId = s.taskId();
     language = s.language();
     doneThrough = s.doneThroughOffset() == null ? -1 : s.doneThroughOffset();
-    pendingTerminal = s.pendingTerminal();
     inFlightAtStart = s.inFlight();
     if (s.recentRequestIds() != null) {
       recentRequestIds.addAll(s.recentRequestIds());
@@ -257,7 +251,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     SessionSnapshot.InFlight inFlight = s.inFlight() != null && s.inFlight().requestId().equals(requestId) ? null : s.inFlight();
     return new SessionSnapshot(s.v(), s.sessionKey(), s.tenant(), s.clientId(), s.userId(), s.backendSessionId(), s.taskId(),
         s.language(), s.encryptedToken(), s.tokenExpiresAt(), inFlight, java.util.List.copyOf(recent), s.doneThroughOffset(),
-        s.pendingTerminal(), Instant.now());
+        Instant.now());
   }
 
   /** A stable client id per (tenant, session): the backend gives the same client id its token back. */
@@ -283,7 +277,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(Uploaded.class, this::onUploaded)
         .onMessage(Release.class, this::onRelease)
         .onMessage(Remember.class, this::onRemember)
-        .onMessage(TerminalPublished.class, this::onTerminalPublished)
         .build();
   }
 
@@ -949,53 +942,18 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     timers.cancel(key(TimerKind.STILL_WORKING));
     timers.cancel(key(TimerKind.RECOVERY_CHECK));
     timers.cancel(key(TimerKind.DEADLINE));
-    Event terminal = event(done.request, done.seq++, state, Phase.DONE, message, state == RequestState.COMPLETED ? 1.0 : null,
-        result, error);
-    job = null;
-    doneThrough = Math.max(doneThrough, done.offset);
-    addRecent(done.request.requestId());
-    pendingTerminal = terminal;
-    getContext().getLog().debug("{} {} {}", terminal.state(), terminal.phase(), terminal.message());
-    // the snapshot that says "finished" (with the terminal event in it) is acknowledged before the
-    // terminal event goes out: a new owner then either finds the request unfinished and resumes it,
-    // or finds it finished and publishes the recorded terminal event; never both, never neither
-    ActorRef<Command> self = getContext().getSelf();
-    org.apache.pekko.actor.typed.ActorSystem<Void> system = getContext().getSystem();
-    snapshot()
-        .handle((ok, err) -> {
-          if (err != null) {
-            system.log().warn("snapshot before the terminal event of {} not written: {}", terminal.requestId(), err.toString());
-          }
-          return null;
-        })
-        .thenCompose(x -> events.publish(terminal))
+    publish(done.request, done.seq++, state, Phase.DONE, message, state == RequestState.COMPLETED ? 1.0 : null, result, error)
         .whenComplete(
             (ok, err) -> {
               if (err != null) {
-                system.log().error("terminal event of {} not published: {}", terminal.requestId(), err.toString());
-              } else {
-                self.tell(new TerminalPublished(terminal.requestId()));
+                getContext().getSystem().log().error("terminal event of {} not published: {}", done.request.requestId(), err.toString());
               }
-              registry.tell(new SessionRegistry.Finished(session, terminal.requestId()));
+              registry.tell(new SessionRegistry.Finished(session, done.request.requestId()));
             });
-  }
-
-  /**
-   * Kafka acknowledged a terminal event: nothing is pending, and the snapshot says so at once (a
-   * new owner would otherwise publish the event again for every finished request it reads again).
-   */
-  private Behavior<Command> onTerminalPublished(TerminalPublished m) {
-    if (pendingTerminal != null && pendingTerminal.requestId().equals(m.requestId())) {
-      pendingTerminal = null;
-      snapshot();
-    }
-    return this;
-  }
-
-  static SessionSnapshot withoutPendingTerminal(SessionSnapshot s) {
-    return new SessionSnapshot(s.v(), s.sessionKey(), s.tenant(), s.clientId(), s.userId(), s.backendSessionId(), s.taskId(),
-        s.language(), s.encryptedToken(), s.tokenExpiresAt(), s.inFlight(), s.recentRequestIds(), s.doneThroughOffset(),
-        null, s.updatedAt());
+    job = null;
+    doneThrough = Math.max(doneThrough, done.offset);
+    addRecent(done.request.requestId());
+    snapshot();
   }
 
   private void addRecent(String requestId) {
@@ -1030,30 +988,21 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         job.request.requestId(), job.phase, job.renderId, job.fingerprintBefore(), reserveSeqs());
     SessionSnapshot s = new SessionSnapshot(SessionSnapshot.VERSION, sessionKey, tenant, clientId, userId, backendSessionId,
         taskId, language, token == null ? null : cipher.encrypt(token.reveal(), sessionKey), tokenExpiresAt, inFlight,
-        java.util.List.copyOf(recentRequestIds), doneThrough < 0 ? null : doneThrough, pendingTerminal, Instant.now());
+        java.util.List.copyOf(recentRequestIds), doneThrough < 0 ? null : doneThrough, Instant.now());
     memory.set(s); // what a restart after a crash begins from
     return events.snapshot(s, partition);
   }
 
   private CompletionStage<Void> publish(
       Request r, long seq, RequestState state, Phase phase, String message, Double progress, Result result, ErrorInfo error) {
-    return publish(event(r, seq, state, phase, message, progress, result, error));
-  }
-
-  private Event event(
-      Request r, long seq, RequestState state, Phase phase, String message, Double progress, Result result, ErrorInfo error) {
-    return new Event(Event.VERSION, r.requestId(), sessionKey, tenant, seq, Instant.now(), state, phase,
-        message, progress, result, error);
-  }
-
-  private CompletionStage<Void> publish(Event e) {
-    MDC.put("requestId", e.requestId());
+    MDC.put("requestId", r.requestId());
     try {
-      getContext().getLog().debug("{} {} {}", e.state(), e.phase(), e.message());
+      getContext().getLog().debug("{} {} {}", state, phase, message);
     } finally {
       MDC.remove("requestId");
     }
-    return events.publish(e);
+    return events.publish(new Event(Event.VERSION, r.requestId(), sessionKey, tenant, seq, Instant.now(), state, phase,
+        message, progress, result, error));
   }
 
   private static Object key(TimerKind k) {

@@ -142,9 +142,9 @@ public final class Worker {
   }
 
   /** A record on its way through a partition's stream. */
-  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection, long epoch) {
-    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, String reason, long epoch) {
-      this(msg, null, new Rejection(reason), epoch);
+  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection) {
+    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, String reason) {
+      this(msg, null, new Rejection(reason));
     }
 
     boolean needsCapacity() {
@@ -161,16 +161,12 @@ public final class Worker {
     int p = tp.partition();
     AtomicLong epoch = epochs.computeIfAbsent(p, k -> new AtomicLong());
     return records
-        .map(msg -> parse(msg, epoch.get()))
+        .map(this::parse)
         .mapAsync(1, r -> r.needsCapacity() ? capacity.acquire().thenApply(x -> r) : CompletableFuture.completedFuture(r))
         .mapAsync(settings.maxActiveRequests(), r -> {
-          long readIn = r.epoch();
-          CompletionStage<SessionRegistry.Outcome> outcome = readIn == epoch.get()
-              ? handle(r)
-              // waited for room while the partition was handed over: it is the next owner's now
-              : CompletableFuture.completedFuture(SessionRegistry.Outcome.RELEASED);
-          return outcome
-              .thenApply(o -> new Handled(r.msg(), o, readIn))
+          long readIn = epoch.get();
+          return handle(r)
+              .thenApply(outcome -> new Handled(r.msg(), outcome, readIn))
               .whenComplete((h, e) -> {
                 if (r.needsCapacity()) {
                   capacity.release();
@@ -238,12 +234,8 @@ public final class Worker {
     } else {
       partitions.forEach(p -> epochs.computeIfAbsent(p, k -> new AtomicLong()).incrementAndGet());
     }
-    // the registry refuses records read before these epochs, even those already on their way to it
-    Map<Integer, Long> released = new HashMap<>();
-    (all ? epochs.keySet() : partitions).forEach(p -> released.put(p, epochs.get(p).get()));
     return AskPattern.<SessionRegistry.Command, Done>ask(
-            sessions, r -> new SessionRegistry.Release(partitions, all, r, Map.copyOf(released)), settings.handoverTimeout(),
-            system.scheduler())
+            sessions, r -> new SessionRegistry.Release(partitions, all, r), settings.handoverTimeout(), system.scheduler())
         .exceptionally(e -> {
           log.warn("hand-over of partitions {} not confirmed within {}: {}", all ? "all" : partitions, settings.handoverTimeout(), e.toString());
           return Done.getInstance();
@@ -299,34 +291,34 @@ public final class Worker {
     }
   }
 
-  private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg, long epoch) {
+  private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg) {
     ConsumerRecord<String, byte[]> rec = msg.record();
     if (rec.value() == null || rec.value().length == 0) {
-      return new InHand(msg, "empty record: no value (a request is a JSON object)", epoch);
+      return new InHand(msg, "empty record: no value (a request is a JSON object)");
     }
     if (rec.value().length > settings.maxRecordBytes()) {
       return new InHand(msg, "record is " + rec.value().length + " bytes, over the limit of "
-          + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)", epoch);
+          + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)");
     }
     Request request;
     try {
       request = Json.read(rec.value(), Request.class);
     } catch (RuntimeException e) {
-      return new InHand(msg, "not a valid request: " + shortReason(e), epoch);
+      return new InHand(msg, "not a valid request: " + shortReason(e));
     }
     if (request == null) {
-      return new InHand(msg, "empty record", epoch);
+      return new InHand(msg, "empty record");
     }
     List<String> problems = RequestValidation.problems(request);
     if (!problems.isEmpty()) {
-      return new InHand(msg, String.join("; ", problems), epoch);
+      return new InHand(msg, String.join("; ", problems));
     }
     if (request.effectiveAction() == io.reelay.protocol.Action.UPLOAD
         && UploadCheck.check(request.upload(), settings.mediaDir(), settings.maxUploadBytes()) instanceof UploadCheck.Refused r) {
       // refused before it takes a slot or a backend call (the session checks again when it uploads)
-      return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()), epoch);
+      return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()));
     }
-    return new InHand(msg, request, null, epoch);
+    return new InHand(msg, request, null);
   }
 
   private CompletionStage<SessionRegistry.Outcome> handle(InHand r) {
@@ -336,7 +328,7 @@ public final class Worker {
     }
     Request request = r.request();
     boolean replayed = rec.offset() < replayBelow.getOrDefault(rec.partition(), 0L);
-    SessionRegistry.Origin origin = new SessionRegistry.Origin(rec.partition(), rec.offset(), replayed, r.epoch());
+    SessionRegistry.Origin origin = new SessionRegistry.Origin(rec.partition(), rec.offset(), replayed);
     Duration timeout = settings.requestDeadline().multipliedBy(4);
     return AskPattern.<SessionRegistry.Command, SessionRegistry.Outcome>ask(
             sessions, replyTo -> new SessionRegistry.Submit(request, origin, replyTo), timeout, system.scheduler())
