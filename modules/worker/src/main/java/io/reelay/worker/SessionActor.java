@@ -299,8 +299,6 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     timers.startSingleTimer(key(TimerKind.DEADLINE), new TimerFired(job.id, TimerKind.DEADLINE), settings.requestDeadline());
     if (was != null) {
       resume(was);
-    } else if (job.action == Action.UPLOAD && refusedUpload()) {
-      return this; // refused before any backend call: no token, no session spent on it
     } else {
       snapshot(); // recorded as in flight: whoever runs the session next resumes it from here
       advance();
@@ -626,21 +624,12 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   // ------------------------------------------------------------------ upload
 
-  /** Ends the request REJECTED when its upload is refused (checked again when it is sent). */
-  private boolean refusedUpload() {
+  private void upload() {
+    long id = job.id;
+    // the worker refused bad uploads as they arrived; this catches a file that changed since
     UploadCheck.Verdict v = UploadCheck.check(job.request.upload(), settings.mediaDir(), settings.maxUploadBytes());
     if (v instanceof UploadCheck.Refused r) {
       finish(RequestState.REJECTED, "Upload refused: " + r.reason(), null, new ErrorInfo(r.code(), r.reason(), false, r.hint()));
-      return true;
-    }
-    return false;
-  }
-
-  private void upload() {
-    long id = job.id;
-    UploadCheck.Verdict v = UploadCheck.check(job.request.upload(), settings.mediaDir(), settings.maxUploadBytes());
-    if (v instanceof UploadCheck.Refused) {
-      refusedUpload(); // the file changed since the request arrived (grew, went away)
     } else if (v instanceof UploadCheck.Url u) {
       emit(RequestState.RUNNING, Phase.UPLOADING, "Adding the file from its URL", null);
       pipe(client.uploadUrls(token, backendSessionId, java.util.List.of(u.url())), f -> new Uploaded(id, f), id);
@@ -743,12 +732,13 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     job.step = this::pollRender;
     // the submit's own answer is not a poll: the first poll waits for the poller's first point
+    Duration delay;
     if (m.submitted()) {
       job.poller.submitted(r.progress());
+      delay = job.poller.first();
+    } else {
+      delay = job.poller.next(sinceSubmit(), r.progress());
     }
-    Duration delay = m.submitted()
-        ? job.poller.first()
-        : job.poller.next(sinceSubmit(), r.progress());
     timers.startSingleTimer(key(TimerKind.POLL), new TimerFired(job.id, TimerKind.POLL), delay);
     return this;
   }
