@@ -60,6 +60,10 @@ public final class BacklogLoad {
     double ts = args.length > 3 ? Double.parseDouble(args[3]) : 0.001;
     String idle = args.length > 4 ? args[4] : "10s";
     String faults = args.length > 5 ? args[5] : null;
+    // -Dkill-at=0.3: two workers; when 30 % of the backlog is done, the first is killed (SIGKILL)
+    double killAt = Double.parseDouble(System.getProperty("kill-at", "0"));
+    // -Dgenerate=true: every fourth request of a session is a generation (then exported)
+    boolean generate = Boolean.getBoolean("generate");
     Path dir = Files.createTempDirectory("reelay-backlog");
 
     EmbeddedKafka kafka = EmbeddedKafka.start(EmbeddedKafka.Settings.of(dir.resolve("kafka")));
@@ -68,7 +72,7 @@ public final class BacklogLoad {
         .withFallback(ConfigFactory.load()).resolve();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "backlog-load", config);
     NemoSim sim = NemoSim.start(system, SimSettings.from(config.getConfig("nemo-sim"))).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    Process worker = null;
+    List<Process> workers = new java.util.ArrayList<>();
     try {
       String bootstrap = kafka.bootstrapServers();
       String prefix = "backlog-" + UUID.randomUUID().toString().substring(0, 6);
@@ -86,7 +90,7 @@ public final class BacklogLoad {
         System.out.println("fault mix: " + faults);
       }
       long t0 = System.nanoTime();
-      publish(bootstrap, topics, requests, sessions);
+      publish(bootstrap, topics, requests, sessions, generate);
       System.out.printf(Locale.ROOT, "published %d requests over %d sessions in %.1f s%n", requests, sessions, (System.nanoTime() - t0) / 1e9);
 
       Path conf = dir.resolve("worker.conf");
@@ -103,15 +107,23 @@ public final class BacklogLoad {
             session-idle-timeout = %s
             # a cut stream is checked at the simulator's pace, not the vendor's 30 s / 60 s
             recovery { first-check = 1s, interval = 1s, max-unchanged = 5 }
+            # renders polled at the simulator's pace (the vendor's 30 s grid, scaled)
+            render-poll { grid = %dms, margin = 5ms, min-gap = 5ms }
           }
-          """.formatted(bootstrap, prefix, sim.baseUrl(), StateCipher.newKey(), maxActive, idle), StandardCharsets.UTF_8);
-      Path log = dir.resolve("worker.log");
-      worker = new ProcessBuilder(List.of(
-              Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-              "-Xmx1g", "-Dconfig.file=" + conf, "-cp", System.getProperty("java.class.path"), "io.reelay.worker.Worker"))
-          .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      System.out.printf(Locale.ROOT, "worker pid %d, max-active-requests %d, session-idle-timeout %s, time-scale %s; log %s%n",
-          worker.pid(), maxActive, idle, ts, log);
+          """.formatted(bootstrap, prefix, sim.baseUrl(), StateCipher.newKey(), maxActive, idle, Math.max(10, (long) (30_000 * ts))),
+          StandardCharsets.UTF_8);
+      for (int i = 0; i < (killAt > 0 ? 2 : 1); i++) {
+        Path log = dir.resolve("worker-" + i + ".log");
+        Process worker = new ProcessBuilder(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "-Dconfig.file=" + conf, "-Dreelay.log.level=" + System.getProperty("reelay.log.level", "WARN"), "-cp", System.getProperty("java.class.path"), "io.reelay.worker.Worker"))
+            .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        workers.add(worker);
+        System.out.printf(Locale.ROOT, "worker pid %d, max-active-requests %d, session-idle-timeout %s, time-scale %s; log %s%n",
+            worker.pid(), maxActive, idle, ts, log);
+      }
+      Process worker = workers.get(workers.size() - 1); // the one measured (the survivor when one is killed)
+      boolean killed = false;
       System.out.println("   t(s)  finished   backlog  req/s  live heap after full GC (MB)");
 
       Map<String, RequestStateCount> seen = new HashMap<>();
@@ -125,11 +137,19 @@ public final class BacklogLoad {
         c.subscribe(List.of(topics.completions()));
         while (finished < requests) {
           if (!worker.isAlive()) {
-            throw new IllegalStateException("the worker exited with " + worker.exitValue() + "; see " + log);
+            throw new IllegalStateException("the worker exited with " + worker.exitValue() + "; see " + dir);
+          }
+          if (killAt > 0 && !killed && finished >= killAt * requests) {
+            workers.get(0).destroyForcibly().waitFor();
+            killed = true;
+            System.out.printf(Locale.ROOT, "%7.0f  killed worker pid %d (SIGKILL) with %d finished%n",
+                (System.nanoTime() - start) / 1e9, workers.get(0).pid(), finished);
           }
           for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
             Event e = Json.read(r.value(), Event.class);
-            if (seen.computeIfAbsent(e.requestId(), k -> new RequestStateCount()).terminal++ == 0) {
+            RequestStateCount count = seen.computeIfAbsent(e.requestId(), k -> new RequestStateCount());
+            count.ends.add(e.seq() + ":" + e.state() + (e.error() == null ? "" : ":" + e.error().code()));
+            if (count.terminal++ == 0) {
               finished++;
               ends.merge(e.state(), 1, Integer::sum);
               if (e.error() != null) {
@@ -153,6 +173,11 @@ public final class BacklogLoad {
       }
       double total = (System.nanoTime() - start) / 1e9;
       long duplicates = seen.values().stream().filter(s -> s.terminal > 1).count();
+      // the same terminal event twice (same seq: a republished pending terminal) vs. two different ends
+      long sameSeq = seen.values().stream().filter(s -> s.terminal > 1 && s.ends.stream().distinct().count() == 1).count();
+      System.out.printf(Locale.ROOT, "of those, the same terminal event again (same seq and state): %d; examples of the others: %s%n", sameSeq,
+          seen.entrySet().stream().filter(e -> e.getValue().terminal > 1 && e.getValue().ends.stream().distinct().count() > 1).limit(5)
+              .map(e -> e.getKey() + "=" + e.getValue().ends).toList());
       System.out.printf(Locale.ROOT, "all %d finished in %.0f s (%.0f req/s); by state %s; error codes %s; requests with more than one terminal event: %d%n",
           finished, total, finished / total, ends, errors, duplicates);
       Thread.sleep(Duration.ofSeconds(2).toMillis());
@@ -162,11 +187,17 @@ public final class BacklogLoad {
             java.net.http.HttpRequest.newBuilder(java.net.URI.create(sim.baseUrl() + "/_sim/stats")).build(),
             java.net.http.HttpResponse.BodyHandlers.ofString());
         com.fasterxml.jackson.databind.JsonNode stats = Json.mapper().readTree(r.body());
-        System.out.println("faults injected: " + stats.path("faultsInjected") + "; messages " + stats.path("messages")
-            + ", repeated " + stats.path("repeatedMessages"));
+        System.out.println("faults injected: " + stats.path("faultsInjected"));
       }
+      java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create(sim.baseUrl() + "/_sim/stats")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      com.fasterxml.jackson.databind.JsonNode stats = Json.mapper().readTree(r.body());
+      System.out.println("simulator: messages " + stats.path("messages") + ", repeated " + stats.path("repeatedMessages")
+          + ", generations " + stats.path("generations") + ", render submits " + stats.path("renderSubmits")
+          + ", duplicate render submits " + stats.path("duplicateRenderSubmits"));
     } finally {
-      if (worker != null) {
+      for (Process worker : workers) {
         worker.destroy();
         worker.waitFor(60, TimeUnit.SECONDS);
       }
@@ -178,10 +209,11 @@ public final class BacklogLoad {
 
   private static final class RequestStateCount {
     int terminal;
+    final List<String> ends = new java.util.ArrayList<>();
   }
 
-  /** Round-robin over the sessions; per session: credits, then state, then text questions (SSE). */
-  private static void publish(String bootstrap, Topics topics, int requests, int sessions) throws Exception {
+  /** Round-robin over the sessions; per session: credits, state, a text question (SSE), with -Dgenerate a generation. */
+  private static void publish(String bootstrap, Topics topics, int requests, int sessions, boolean generate) throws Exception {
     try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
         ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all",
         ProducerConfig.LINGER_MS_CONFIG, "20"), new StringSerializer(), new StringSerializer())) {
@@ -190,9 +222,10 @@ public final class BacklogLoad {
         int s = i % sessions;
         int nth = i / sessions;
         String session = "bl-" + run + "-" + s;
-        String body = switch (nth % 3) {
+        String body = switch (nth % (generate ? 4 : 3)) {
           case 0 -> "\"action\":\"credits\"";
           case 1 -> "\"action\":\"state\"";
+          case 3 -> "\"text\":\"generate a 5-second clip of a lighthouse, take " + i + " [sim:no-fault]\"";
           default -> "\"text\":\"what can you do? (question " + i + ") [sim:text]\"";
         };
         String json = "{\"v\":1,\"requestId\":\"r-" + run + "-" + i + "\",\"sessionKey\":\"" + session + "\"," + body + "}";

@@ -41,7 +41,9 @@ class MessagesRoundTripTest {
         new SessionSnapshot(
             1, "s-1", "default", "c-1", "anon_1", "123", "task_1", "en", "enc", Instant.EPOCH,
             new SessionSnapshot.InFlight("r-1", Phase.RENDERING, "render_r-1", "fp", 4),
-            List.of("r-0"), 41L, Instant.EPOCH);
+            List.of("r-0"), 41L,
+            new Event(1, "r-0", "s-1", "default", 9, Instant.EPOCH, RequestState.COMPLETED, Phase.DONE, "done", 1.0, null, null),
+            Instant.EPOCH);
     assertThat(Json.read(Json.string(s), SessionSnapshot.class)).isEqualTo(s);
   }
 

@@ -68,6 +68,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   /** A request of this session finished without it (cancelled while queued): keep it in the snapshot. */
   public record Remember(String requestId) implements Command {}
 
+  /** Kafka acknowledged the terminal event of {@code requestId}. */
+  private record TerminalPublished(String requestId) implements Command {}
+
   private record TokenReady(long job, AnonymousToken token) implements Command {}
 
   private record SessionReady(long job, BackendSession session) implements Command {}
@@ -125,6 +128,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   // where the session's requests come from, and the last of them it finished (see SessionSnapshot)
   private int partition = -1;
   private long doneThrough = -1;
+  // the last terminal event until Kafka acknowledged it (see SessionSnapshot.pendingTerminal)
+  private Event pendingTerminal;
+  private CompletionStage<Void> terminalSending;
   private SessionSnapshot.InFlight inFlightAtStart;
   private String taskId;
   private final String sessionKey;
@@ -226,6 +232,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     taskId = s.taskId();
     language = s.language();
     doneThrough = s.doneThroughOffset() == null ? -1 : s.doneThroughOffset();
+    pendingTerminal = s.pendingTerminal();
     inFlightAtStart = s.inFlight();
     if (s.recentRequestIds() != null) {
       recentRequestIds.addAll(s.recentRequestIds());
@@ -251,7 +258,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     SessionSnapshot.InFlight inFlight = s.inFlight() != null && s.inFlight().requestId().equals(requestId) ? null : s.inFlight();
     return new SessionSnapshot(s.v(), s.sessionKey(), s.tenant(), s.clientId(), s.userId(), s.backendSessionId(), s.taskId(),
         s.language(), s.encryptedToken(), s.tokenExpiresAt(), inFlight, java.util.List.copyOf(recent), s.doneThroughOffset(),
-        Instant.now());
+        s.pendingTerminal(), Instant.now());
   }
 
   /** A stable client id per (tenant, session): the backend gives the same client id its token back. */
@@ -277,6 +284,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(Uploaded.class, this::onUploaded)
         .onMessage(Release.class, this::onRelease)
         .onMessage(Remember.class, this::onRemember)
+        .onMessage(TerminalPublished.class, this::onTerminalPublished)
         .build();
   }
 
@@ -805,7 +813,22 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     timers.cancelAll();
     ActorRef<Done> replyTo = r.replyTo();
-    snapshot().whenComplete((ok, err) -> replyTo.tell(Done.getInstance()));
+    SessionSnapshot last = state();
+    CompletionStage<Void> written;
+    if (pendingTerminal != null && terminalSending != null) {
+      // the last terminal event is on its way: the snapshot waits for Kafka's answer (the hand-over
+      // waits for this snapshot), so that the next owner does not publish the event a second time
+      int p = partition;
+      written = terminalSending
+          .handle((ok, err) -> err == null ? withoutPendingTerminal(last) : last)
+          .thenCompose(s -> {
+            memory.set(s);
+            return events.snapshot(s, p);
+          });
+    } else {
+      written = write(last);
+    }
+    written.whenComplete((ok, err) -> replyTo.tell(Done.getInstance()));
     return Behaviors.stopped();
   }
 
@@ -932,18 +955,54 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     timers.cancel(key(TimerKind.STILL_WORKING));
     timers.cancel(key(TimerKind.RECOVERY_CHECK));
     timers.cancel(key(TimerKind.DEADLINE));
-    publish(done.request, done.seq++, state, Phase.DONE, message, state == RequestState.COMPLETED ? 1.0 : null, result, error)
-        .whenComplete(
-            (ok, err) -> {
-              if (err != null) {
-                getContext().getSystem().log().error("terminal event of {} not published: {}", done.request.requestId(), err.toString());
-              }
-              registry.tell(new SessionRegistry.Finished(session, done.request.requestId()));
-            });
+    Event terminal = event(done.request, done.seq++, state, Phase.DONE, message, state == RequestState.COMPLETED ? 1.0 : null,
+        result, error);
     job = null;
     doneThrough = Math.max(doneThrough, done.offset);
     addRecent(done.request.requestId());
-    snapshot();
+    pendingTerminal = terminal;
+    getContext().getLog().debug("{} {} {}", terminal.state(), terminal.phase(), terminal.message());
+    // the snapshot that says "finished" (with the terminal event in it) is acknowledged before the
+    // terminal event goes out: a new owner then either finds the request unfinished and resumes it,
+    // or finds it finished and publishes the recorded terminal event; never both, never neither
+    ActorRef<Command> self = getContext().getSelf();
+    org.apache.pekko.actor.typed.ActorSystem<Void> system = getContext().getSystem();
+    terminalSending = snapshot()
+        .handle((ok, err) -> {
+          if (err != null) {
+            system.log().warn("snapshot before the terminal event of {} not written: {}", terminal.requestId(), err.toString());
+          }
+          return null;
+        })
+        .thenCompose(x -> events.publish(terminal));
+    terminalSending.whenComplete(
+            (ok, err) -> {
+              if (err != null) {
+                system.log().error("terminal event of {} not published: {}", terminal.requestId(), err.toString());
+              } else {
+                self.tell(new TerminalPublished(terminal.requestId()));
+              }
+              registry.tell(new SessionRegistry.Finished(session, terminal.requestId()));
+            });
+  }
+
+  /**
+   * Kafka acknowledged a terminal event: nothing is pending, and the snapshot says so at once (a
+   * new owner would otherwise publish the event again for every finished request it reads again).
+   */
+  private Behavior<Command> onTerminalPublished(TerminalPublished m) {
+    if (pendingTerminal != null && pendingTerminal.requestId().equals(m.requestId())) {
+      pendingTerminal = null;
+      terminalSending = null;
+      snapshot();
+    }
+    return this;
+  }
+
+  static SessionSnapshot withoutPendingTerminal(SessionSnapshot s) {
+    return new SessionSnapshot(s.v(), s.sessionKey(), s.tenant(), s.clientId(), s.userId(), s.backendSessionId(), s.taskId(),
+        s.language(), s.encryptedToken(), s.tokenExpiresAt(), s.inFlight(), s.recentRequestIds(), s.doneThroughOffset(),
+        null, s.updatedAt());
   }
 
   private void addRecent(String requestId) {
@@ -974,25 +1033,42 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
    * recently finished requests, the next event seq.
    */
   private CompletionStage<Void> snapshot() {
+    return write(state());
+  }
+
+  /** Where the session stands now. */
+  private SessionSnapshot state() {
     SessionSnapshot.InFlight inFlight = job == null ? null : new SessionSnapshot.InFlight(
         job.request.requestId(), job.phase, job.renderId, job.fingerprintBefore(), reserveSeqs());
-    SessionSnapshot s = new SessionSnapshot(SessionSnapshot.VERSION, sessionKey, tenant, clientId, userId, backendSessionId,
+    return new SessionSnapshot(SessionSnapshot.VERSION, sessionKey, tenant, clientId, userId, backendSessionId,
         taskId, language, token == null ? null : cipher.encrypt(token.reveal(), sessionKey), tokenExpiresAt, inFlight,
-        java.util.List.copyOf(recentRequestIds), doneThrough < 0 ? null : doneThrough, Instant.now());
+        java.util.List.copyOf(recentRequestIds), doneThrough < 0 ? null : doneThrough, pendingTerminal, Instant.now());
+  }
+
+  private CompletionStage<Void> write(SessionSnapshot s) {
     memory.set(s); // what a restart after a crash begins from
     return events.snapshot(s, partition);
   }
 
   private CompletionStage<Void> publish(
       Request r, long seq, RequestState state, Phase phase, String message, Double progress, Result result, ErrorInfo error) {
-    MDC.put("requestId", r.requestId());
+    return publish(event(r, seq, state, phase, message, progress, result, error));
+  }
+
+  private Event event(
+      Request r, long seq, RequestState state, Phase phase, String message, Double progress, Result result, ErrorInfo error) {
+    return new Event(Event.VERSION, r.requestId(), sessionKey, tenant, seq, Instant.now(), state, phase,
+        message, progress, result, error);
+  }
+
+  private CompletionStage<Void> publish(Event e) {
+    MDC.put("requestId", e.requestId());
     try {
-      getContext().getLog().debug("{} {} {}", state, phase, message);
+      getContext().getLog().debug("{} {} {}", e.state(), e.phase(), e.message());
     } finally {
       MDC.remove("requestId");
     }
-    return events.publish(new Event(Event.VERSION, r.requestId(), sessionKey, tenant, seq, Instant.now(), state, phase,
-        message, progress, result, error));
+    return events.publish(e);
   }
 
   private static Object key(TimerKind k) {

@@ -56,9 +56,12 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   public sealed interface Command {}
 
-  /** Where a request was read. {@code replayed}: a previous owner of the partition may have seen it. */
-  public record Origin(int partition, long offset, boolean replayed) {
-    public static final Origin NONE = new Origin(-1, -1, false);
+  /**
+   * Where a request was read. {@code replayed}: a previous owner of the partition may have seen it.
+   * {@code epoch}: the worker's hand-over count of the partition when the record was read (-1: none).
+   */
+  public record Origin(int partition, long offset, boolean replayed, long epoch) {
+    public static final Origin NONE = new Origin(-1, -1, false, -1);
   }
 
   public enum Outcome {
@@ -81,7 +84,11 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
    * all} (the worker stops, and accepts nothing more). Each writes its snapshot and stops; their
    * requests are answered RELEASED. {@code replyTo} hears once every snapshot is sent.
    */
-  public record Release(Set<Integer> partitions, boolean all, ActorRef<Done> replyTo) implements Command {}
+  public record Release(Set<Integer> partitions, boolean all, ActorRef<Done> replyTo, Map<Integer, Long> epochs) implements Command {
+    public Release(Set<Integer> partitions, boolean all, ActorRef<Done> replyTo) {
+      this(partitions, all, replyTo, Map.of());
+    }
+  }
 
   /** From a session: this request is finished (terminal event published). */
   record Finished(String session, String requestId) implements Command {}
@@ -123,6 +130,9 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private final Duration idleTimeout;
   private final TimerScheduler<Command> timers;
   private final Map<String, Slot> sessions = new HashMap<>();
+  // per partition, the hand-over epoch it was last released in: a record read before that (still on
+  // its way through the worker's stream when the partition was revoked) belongs to the next owner
+  private final Map<Integer, Long> releasedIn = new HashMap<>();
   private boolean closing;
 
   /** A request in hand, with everyone waiting for it (a record delivered twice waits on the first). */
@@ -242,6 +252,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   private Behavior<Command> onRelease(Release r) {
     closing |= r.all();
+    r.epochs().forEach((p, e) -> releasedIn.merge(p, e, Math::max));
     List<CompletionStage<Done>> snapshots = new ArrayList<>();
     Iterator<Map.Entry<String, Slot>> it = sessions.entrySet().iterator();
     while (it.hasNext()) {
@@ -277,6 +288,12 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       s.replyTo().tell(Outcome.RELEASED); // stopping: the next owner takes it
       return this;
     }
+    Origin o = s.origin();
+    if (o.epoch() >= 0 && o.epoch() < releasedIn.getOrDefault(o.partition(), -1L)) {
+      // read before its partition was handed over: the next owner reads it again and runs it
+      s.replyTo().tell(Outcome.RELEASED);
+      return this;
+    }
     String session = sessionId(r.tenantOrDefault(), r.sessionKey());
     Slot slot = sessions.computeIfAbsent(session, k -> new Slot(s.origin().partition()));
     Pending known = slot.find(r.requestId());
@@ -286,6 +303,17 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       return this;
     }
     if (slot.done(r.requestId(), s.origin())) {
+      SessionSnapshot memory = slot.memory.get();
+      Event pending = memory == null ? null : memory.pendingTerminal();
+      if (pending != null && pending.requestId().equals(r.requestId())) {
+        // the previous owner stopped between recording its end and hearing Kafka take the terminal
+        // event: publish it (the same event, the same seq) rather than run the request again
+        getContext().getLog().info("request {} delivered again; it finished, its terminal event is published again", r.requestId());
+        slot.memory.set(SessionActor.withoutPendingTerminal(memory));
+        ActorRef<Outcome> replyTo = s.replyTo();
+        events.publish(pending).whenComplete((ok, err) -> replyTo.tell(Outcome.FINISHED));
+        return this;
+      }
       getContext().getLog().info("request {} delivered again; it finished already, not run twice", r.requestId());
       s.replyTo().tell(Outcome.FINISHED);
       return this;

@@ -77,11 +77,17 @@ public final class Worker {
   private final WorkerSettings settings;
   private final Capacity capacity;
   private final String clientId;
-  // per partition: bumped at each hand-over, so that nothing read before it is committed after it
+  // per partition: its hand-over epoch, odd while the partition is this worker's (from the end of
+  // its assignment, snapshots restored, to its revocation or loss) and even otherwise. A record is
+  // handed to a session only if it was read in an odd epoch that is still the current one, and
+  // committed only then: records read before a hand-over, or between a revocation and the next
+  // assignment, are left to whoever owns the partition next (Kafka gives them to it again).
   private final Map<Integer, AtomicLong> epochs = new ConcurrentHashMap<>();
   // per partition: where the requests partition ended when it was assigned (records below it may
   // have been seen by a previous owner)
   private final Map<Integer, Long> replayBelow = new ConcurrentHashMap<>();
+  // per partition: its position when it was last assigned here (where Kafka gives records again from)
+  private final Map<Integer, Long> assignedFrom = new ConcurrentHashMap<>();
   private volatile boolean stopping;
   private CompletionStage<Done> stopped;
 
@@ -142,9 +148,9 @@ public final class Worker {
   }
 
   /** A record on its way through a partition's stream. */
-  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection) {
-    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, String reason) {
-      this(msg, null, new Rejection(reason));
+  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection, long epoch) {
+    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, String reason, long epoch) {
+      this(msg, null, new Rejection(reason), epoch);
     }
 
     boolean needsCapacity() {
@@ -152,28 +158,35 @@ public final class Worker {
     }
   }
 
-  /** What became of a record: committed only when FINISHED and read in the partition's current epoch. */
+  /** What became of a record: committed only when FINISHED, read in the partition's current epoch (see {@link CommitGate}). */
   private record Handled(ConsumerMessage.CommittableMessage<String, byte[]> msg, SessionRegistry.Outcome outcome, long epoch) {}
 
   /** One assigned partition: in offset order, bounded by capacity, committed once finished. */
   private CompletionStage<Done> runPartition(
       TopicPartition tp, Source<ConsumerMessage.CommittableMessage<String, byte[]>, NotUsed> records, CommitterSettings committer) {
     int p = tp.partition();
-    AtomicLong epoch = epochs.computeIfAbsent(p, k -> new AtomicLong());
+    AtomicLong epoch = epoch(p);
+    CommitGate gate = new CommitGate();
     return records
-        .map(this::parse)
+        .map(msg -> parse(msg, epoch.get()))
         .mapAsync(1, r -> r.needsCapacity() ? capacity.acquire().thenApply(x -> r) : CompletableFuture.completedFuture(r))
         .mapAsync(settings.maxActiveRequests(), r -> {
-          long readIn = epoch.get();
-          return handle(r)
-              .thenApply(outcome -> new Handled(r.msg(), outcome, readIn))
+          long readIn = r.epoch();
+          CompletionStage<SessionRegistry.Outcome> outcome = owned(readIn) && readIn == epoch.get()
+              ? handle(r)
+              // read while the partition was not this worker's, or waited for room while it was
+              // handed over: it is the next owner's (which may be this worker again, reading it anew)
+              : CompletableFuture.completedFuture(SessionRegistry.Outcome.RELEASED);
+          return outcome
+              .thenApply(o -> new Handled(r.msg(), o, readIn))
               .whenComplete((h, e) -> {
                 if (r.needsCapacity()) {
                   capacity.release();
                 }
               });
         })
-        .filter(h -> h.outcome() == SessionRegistry.Outcome.FINISHED && h.epoch() == epoch.get())
+        .filter(h -> gate.commit(h.msg().record().offset(), h.outcome() == SessionRegistry.Outcome.FINISHED,
+            h.epoch() == epoch.get(), assignedFrom.getOrDefault(p, 0L)))
         .map(h -> (ConsumerMessage.Committable) h.msg().committableOffset())
         .toMat(Committer.sink(committer), Keep.right())
         .run(system)
@@ -227,15 +240,23 @@ public final class Worker {
     return capacity.inUse();
   }
 
+  private AtomicLong epoch(int partition) {
+    return epochs.computeIfAbsent(partition, k -> new AtomicLong());
+  }
+
+  private static boolean owned(long epoch) {
+    return (epoch & 1) == 1;
+  }
+
   /** Sessions of {@code partitions} (or all) snapshot and stop; then everything sent is flushed. */
   private CompletionStage<Done> release(Set<Integer> partitions, boolean all) {
-    if (all) {
-      epochs.values().forEach(AtomicLong::incrementAndGet);
-    } else {
-      partitions.forEach(p -> epochs.computeIfAbsent(p, k -> new AtomicLong()).incrementAndGet());
-    }
+    (all ? Set.copyOf(epochs.keySet()) : partitions).forEach(p -> epoch(p).updateAndGet(e -> owned(e) ? e + 1 : e));
+    // the registry refuses records read before these epochs, even those already on their way to it
+    Map<Integer, Long> released = new HashMap<>();
+    (all ? epochs.keySet() : partitions).forEach(p -> released.put(p, epoch(p).get()));
     return AskPattern.<SessionRegistry.Command, Done>ask(
-            sessions, r -> new SessionRegistry.Release(partitions, all, r), settings.handoverTimeout(), system.scheduler())
+            sessions, r -> new SessionRegistry.Release(partitions, all, r, Map.copyOf(released)), settings.handoverTimeout(),
+            system.scheduler())
         .exceptionally(e -> {
           log.warn("hand-over of partitions {} not confirmed within {}: {}", all ? "all" : partitions, settings.handoverTimeout(), e.toString());
           return Done.getInstance();
@@ -262,7 +283,18 @@ public final class Worker {
                 reply -> new SessionRegistry.Restore(tp.partition(), r.sessions(), reply), settings.handoverTimeout(), system.scheduler())
             .toCompletableFuture()
             .join();
+        assignedFrom.put(tp.partition(), position(consumer, tp));
+        epoch(tp.partition()).updateAndGet(e -> owned(e) ? e : e + 1); // its records may go to sessions from now on
         log.info("assigned {}: {} session snapshot(s) read", tp, r.sessions().size());
+      }
+    }
+
+    private long position(RestrictedConsumer consumer, TopicPartition tp) {
+      try {
+        return consumer.position(tp);
+      } catch (RuntimeException e) {
+        log.warn("position of {} not known at its assignment: {}", tp, e.toString());
+        return 0; // keeps every owed offset: commits wait longer, nothing is skipped
       }
     }
 
@@ -291,34 +323,34 @@ public final class Worker {
     }
   }
 
-  private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg) {
+  private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg, long epoch) {
     ConsumerRecord<String, byte[]> rec = msg.record();
     if (rec.value() == null || rec.value().length == 0) {
-      return new InHand(msg, "empty record: no value (a request is a JSON object)");
+      return new InHand(msg, "empty record: no value (a request is a JSON object)", epoch);
     }
     if (rec.value().length > settings.maxRecordBytes()) {
       return new InHand(msg, "record is " + rec.value().length + " bytes, over the limit of "
-          + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)");
+          + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)", epoch);
     }
     Request request;
     try {
       request = Json.read(rec.value(), Request.class);
     } catch (RuntimeException e) {
-      return new InHand(msg, "not a valid request: " + shortReason(e));
+      return new InHand(msg, "not a valid request: " + shortReason(e), epoch);
     }
     if (request == null) {
-      return new InHand(msg, "empty record");
+      return new InHand(msg, "empty record", epoch);
     }
     List<String> problems = RequestValidation.problems(request);
     if (!problems.isEmpty()) {
-      return new InHand(msg, String.join("; ", problems));
+      return new InHand(msg, String.join("; ", problems), epoch);
     }
     if (request.effectiveAction() == io.reelay.protocol.Action.UPLOAD
         && UploadCheck.check(request.upload(), settings.mediaDir(), settings.maxUploadBytes()) instanceof UploadCheck.Refused r) {
       // refused before it takes a slot or a backend call (the session checks again when it uploads)
-      return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()));
+      return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()), epoch);
     }
-    return new InHand(msg, request, null);
+    return new InHand(msg, request, null, epoch);
   }
 
   private CompletionStage<SessionRegistry.Outcome> handle(InHand r) {
@@ -328,7 +360,7 @@ public final class Worker {
     }
     Request request = r.request();
     boolean replayed = rec.offset() < replayBelow.getOrDefault(rec.partition(), 0L);
-    SessionRegistry.Origin origin = new SessionRegistry.Origin(rec.partition(), rec.offset(), replayed);
+    SessionRegistry.Origin origin = new SessionRegistry.Origin(rec.partition(), rec.offset(), replayed, r.epoch());
     Duration timeout = settings.requestDeadline().multipliedBy(4);
     return AskPattern.<SessionRegistry.Command, SessionRegistry.Outcome>ask(
             sessions, replyTo -> new SessionRegistry.Submit(request, origin, replyTo), timeout, system.scheduler())

@@ -73,8 +73,39 @@ public record WorkerSettings(
         w.getDuration("session-idle-timeout"),
         w.getDuration("token-refresh-before"),
         // KIP-848: the broker owns timeouts and assignment, and the client refuses the classic settings
-        GroupProtocol.compatible(properties(w.getConfig("kafka-consumer"))),
+        incrementalOnly(GroupProtocol.compatible(properties(w.getConfig("kafka-consumer")))),
         properties(w.getConfig("kafka-producer")));
+  }
+
+  /**
+   * Refuses eager partition assignors: an eager rebalance revokes every partition and gives most
+   * back to the same worker at once, and Pekko's partitioned source then keeps records fetched
+   * before the rebalance alongside those Kafka gives again from the committed offset. Run out of
+   * order, a session's later request would finish before an earlier one, which then looks done.
+   */
+  static Map<String, String> incrementalOnly(Map<String, String> consumer) {
+    String strategy = consumer.get(org.apache.kafka.clients.consumer.ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG);
+    if (GroupProtocol.isConsumer(consumer) || strategy == null) {
+      return consumer;
+    }
+    for (String name : strategy.split(",")) {
+      String cls = name.strip();
+      boolean cooperative;
+      try {
+        Object assignor = Class.forName(cls).getDeclaredConstructor().newInstance();
+        cooperative = assignor instanceof org.apache.kafka.clients.consumer.ConsumerPartitionAssignor a
+            && a.supportedProtocols().contains(org.apache.kafka.clients.consumer.ConsumerPartitionAssignor.RebalanceProtocol.COOPERATIVE);
+      } catch (ReflectiveOperationException | LinkageError e) {
+        throw new IllegalArgumentException("reelay.worker.kafka-consumer.partition.assignment.strategy: cannot load " + cls
+            + " (" + e + "); use org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
+      }
+      if (!cooperative) {
+        throw new IllegalArgumentException("reelay.worker.kafka-consumer.partition.assignment.strategy: " + cls
+            + " rebalances eagerly, which can run a session's requests out of order during a hand-over. Use"
+            + " org.apache.kafka.clients.consumer.CooperativeStickyAssignor (the default), or \"group.protocol\" = \"consumer\"");
+      }
+    }
+    return consumer;
   }
 
   private static Map<String, String> properties(Config c) {

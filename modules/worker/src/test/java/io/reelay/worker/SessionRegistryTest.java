@@ -179,6 +179,55 @@ class SessionRegistryTest {
         .containsExactly(RequestState.QUEUED, RequestState.RUNNING, RequestState.COMPLETED);
   }
 
+  @Test
+  void aRecordReadBeforeItsPartitionWasHandedOverIsLeftToTheNextOwner() {
+    TestProbe<String> lifecycle = kit.createTestProbe();
+    ActorRef<SessionRegistry.Command> registry = registryTelling(lifecycle);
+    TestProbe<org.apache.pekko.Done> released = kit.createTestProbe();
+    // the worker's epochs: odd while it owns the partition (1), even once it is released (2)
+    registry.tell(new SessionRegistry.Release(java.util.Set.of(0), false, released.getRef(), Map.of(0, 2L)));
+    released.expectMessageClass(org.apache.pekko.Done.class);
+    TestProbe<SessionRegistry.Outcome> probe = kit.createTestProbe();
+    // read in epoch 1 (before the hand-over), on its way to the registry while it happened
+    registry.tell(new SessionRegistry.Submit(Request.of("late", "s-late", "old", null),
+        new SessionRegistry.Origin(0, 7, false, 1), probe.getRef()));
+    probe.expectMessage(SessionRegistry.Outcome.RELEASED);
+    lifecycle.expectNoMessage(java.time.Duration.ofMillis(200));
+    // read again after the partition came back (epoch 3): it runs
+    registry.tell(new SessionRegistry.Submit(Request.of("late", "s-late", "old", null),
+        new SessionRegistry.Origin(0, 7, true, 3), probe.getRef()));
+    probe.expectMessage(java.time.Duration.ofSeconds(10), SessionRegistry.Outcome.FINISHED);
+    assertThat(lifecycle.receiveMessage()).isEqualTo("spawned default/s-late");
+  }
+
+  @Test
+  void aFinishedRequestWhoseTerminalEventMayNotHaveGoneOutIsEndedByPublishingItNotByRunningItAgain() {
+    TestProbe<String> lifecycle = kit.createTestProbe();
+    ActorRef<SessionRegistry.Command> registry = registryTelling(lifecycle);
+    Event terminal = new Event(1, "pend", "s-pend", "default", 7, Instant.now(), RequestState.COMPLETED, Phase.DONE,
+        "done by the previous owner", 1.0, null, null);
+    io.reelay.protocol.SessionSnapshot snapshot = new io.reelay.protocol.SessionSnapshot(1, "s-pend", "default", "c", "anon_1",
+        null, null, "en", null, null, null, List.of("pend"), 12L, terminal, Instant.now());
+    TestProbe<org.apache.pekko.Done> restored = kit.createTestProbe();
+    registry.tell(new SessionRegistry.Restore(0, Map.of("default/s-pend", snapshot), restored.getRef()));
+    restored.expectMessageClass(org.apache.pekko.Done.class);
+    TestProbe<SessionRegistry.Outcome> probe = kit.createTestProbe();
+    registry.tell(new SessionRegistry.Submit(Request.of("pend", "s-pend", "once", null),
+        new SessionRegistry.Origin(0, 12, true, 0), probe.getRef()));
+    probe.expectMessage(java.time.Duration.ofSeconds(10), SessionRegistry.Outcome.FINISHED);
+    lifecycle.expectNoMessage(java.time.Duration.ofMillis(200)); // not run again
+    assertThat(read(1, "pend").get("pend")).containsExactly(terminal);
+  }
+
+  /** A registry whose sessions are fakes that tell {@code lifecycle} when one is spawned. */
+  private static ActorRef<SessionRegistry.Command> registryTelling(TestProbe<String> lifecycle) {
+    return kit.spawn(SessionRegistry.create(events, java.time.Duration.ofSeconds(5), java.time.Duration.ofMinutes(5),
+        (session, first, memory, reg) -> {
+          lifecycle.getRef().tell("spawned " + session);
+          return fakeSession(session, reg);
+        }));
+  }
+
   /** Events of {@code ids} (all events when none given), once at least {@code atLeast} are there and the topic is quiet. */
   private static Map<String, List<Event>> read(int atLeast, String... ids) {
     java.util.Set<String> wanted = java.util.Set.of(ids);
