@@ -176,6 +176,9 @@ public final class EmbeddedKafka implements AutoCloseable {
             Map.entry("group.initial.rebalance.delay.ms", "0"),
             Map.entry("group.consumer.heartbeat.interval.ms", "500"),
             Map.entry("group.consumer.min.heartbeat.interval.ms", "500"),
+            // a dead KIP-848 member's partitions move after 10 s, as a classic worker's do by default
+            Map.entry("group.consumer.session.timeout.ms", "10000"),
+            Map.entry("group.consumer.min.session.timeout.ms", "6000"),
             Map.entry("log.retention.check.interval.ms", "60000")));
     return p;
   }

@@ -206,6 +206,11 @@ public final class Worker {
     Worker w = new Worker(system, settings, client);
     CoordinatedShutdown.get(system)
         .addTask(CoordinatedShutdown.PhaseServiceUnbind(), "drain-requests-" + w.hashCode(), w::stop);
+    // then the backend's connection pools close, before the actor system goes down: a pool torn
+    // down with the system logs "shut down unexpectedly" at ERROR whenever a connection is open
+    CoordinatedShutdown.get(system)
+        .addTask(CoordinatedShutdown.PhaseServiceStop(), "close-backend-pools-" + w.hashCode(),
+            () -> org.apache.pekko.http.javadsl.Http.get(system).shutdownAllConnectionPools().thenApply(x -> Done.getInstance()));
     return w;
   }
 
