@@ -61,6 +61,7 @@ public final class BacklogLoad {
     String idle = args.length > 4 ? args[4] : "10s";
     String faults = args.length > 5 ? args[5] : null;
     // -Dkill-at=0.3: two workers; when 30 % of the backlog is done, the first is killed (SIGKILL)
+    // -Dgroup-protocol=consumer: the workers form a KIP-848 group
     double killAt = Double.parseDouble(System.getProperty("kill-at", "0"));
     // -Dgenerate=true: every fourth request of a session is a generation (then exported)
     boolean generate = Boolean.getBoolean("generate");
@@ -109,8 +110,11 @@ public final class BacklogLoad {
             recovery { first-check = 1s, interval = 1s, max-unchanged = 5 }
             # renders polled at the simulator's pace (the vendor's 30 s grid, scaled)
             render-poll { grid = %dms, margin = 5ms, min-gap = 5ms }
+            # -Dgroup-protocol=consumer: a KIP-848 group (the broker assigns; 10 s session timeout here)
+            kafka-consumer { "group.protocol" = "%s" }
           }
-          """.formatted(bootstrap, prefix, sim.baseUrl(), StateCipher.newKey(), maxActive, idle, Math.max(10, (long) (30_000 * ts))),
+          """.formatted(bootstrap, prefix, sim.baseUrl(), StateCipher.newKey(), maxActive, idle, Math.max(10, (long) (30_000 * ts)),
+              System.getProperty("group-protocol", "classic")),
           StandardCharsets.UTF_8);
       for (int i = 0; i < (killAt > 0 ? 2 : 1); i++) {
         Path log = dir.resolve("worker-" + i + ".log");
