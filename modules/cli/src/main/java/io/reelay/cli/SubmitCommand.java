@@ -34,6 +34,9 @@ final class SubmitCommand implements Callable<Integer> {
   @Option(names = "--request-id", paramLabel = "ID", description = "The idempotency key (default: a new UUID).")
   String requestId;
 
+  @Option(names = "--callback", paramLabel = "URL", description = "POST the request's terminal event to URL when it ends (a webhook).")
+  String callback;
+
   @Option(names = "--follow", description = "Show progress until the request ends; exit non-zero unless it COMPLETED.")
   boolean follow;
 
@@ -48,7 +51,7 @@ final class SubmitCommand implements Callable<Integer> {
         requestId != null ? requestId : UUID.randomUUID().toString(),
         session != null ? session : "s-" + UUID.randomUUID().toString().substring(0, 8),
         Request.DEFAULT_TENANT, text, a, null, null, null,
-        a == Action.CANCEL ? text : null, null, Instant.now());
+        a == Action.CANCEL ? text : null, callback, Instant.now());
     List<String> problems = RequestValidation.problems(r);
     if (!problems.isEmpty()) {
       System.err.println("reelay: cannot submit: " + String.join("; ", problems));

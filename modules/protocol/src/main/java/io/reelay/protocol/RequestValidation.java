@@ -53,6 +53,39 @@ public final class RequestValidation {
         p.add("upload needs upload.url or upload.path");
       }
     }
+    if (r.callbackUrl() != null && !r.callbackUrl().isBlank()) {
+      String why = callbackProblem(r.callbackUrl());
+      if (why != null) {
+        p.add("callbackUrl " + why);
+      }
+    }
     return p;
+  }
+
+  /** Longest callback URL accepted. */
+  public static final int MAX_CALLBACK_CHARS = 2_048;
+
+  /** Why {@code url} cannot take webhooks, or null when it can. */
+  static String callbackProblem(String url) {
+    if (url.length() > MAX_CALLBACK_CHARS) {
+      return "is longer than " + MAX_CALLBACK_CHARS + " characters";
+    }
+    java.net.URI u;
+    try {
+      u = new java.net.URI(url);
+    } catch (java.net.URISyntaxException e) {
+      return "is not a URL (" + e.getReason() + ")";
+    }
+    String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(java.util.Locale.ROOT);
+    if (!scheme.equals("http") && !scheme.equals("https")) {
+      return "must be an http:// or https:// URL";
+    }
+    if (u.getHost() == null || u.getHost().isBlank()) {
+      return "must name a host";
+    }
+    if (u.getRawUserInfo() != null) {
+      return "must not carry credentials (user:password@); webhooks are signed with reelay.webhooks.secret instead";
+    }
+    return null;
   }
 }

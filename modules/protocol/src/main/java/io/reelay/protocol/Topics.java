@@ -8,6 +8,12 @@ public record Topics(String requests, String events, String completions, String 
 
   public static final Topics DEFAULT = withPrefix("reelay");
 
+  /**
+   * The header of a completions record that carries its request's {@code callbackUrl} (for the
+   * webhook dispatcher; kept out of the event, which anyone reading the request's status sees).
+   */
+  public static final String CALLBACK_URL_HEADER = "reelay-callback-url";
+
   /** {@code withPrefix("t42")} gives {@code t42.requests}, {@code t42.events}, … */
   public static Topics withPrefix(String prefix) {
     return new Topics(

@@ -46,4 +46,19 @@ class RequestValidationTest {
     assertThat(RequestValidation.problems(req("{\"v\":1,\"requestId\":\"r-1\",\"sessionKey\":\"s-1\",\"action\":\"upload\",\"upload\":{\"url\":\" \"}}")))
         .containsExactly("upload needs upload.url or upload.path");
   }
+
+  @Test
+  void aCallbackUrlIsAnHttpUrlWithAHostAndNoCredentials() {
+    String base = "{\"v\":1,\"requestId\":\"r-1\",\"sessionKey\":\"s-1\",\"action\":\"credits\",\"callbackUrl\":";
+    assertThat(RequestValidation.problems(req(base + "\"https://hooks.example.com/reelay?k=1\"}"))).isEmpty();
+    assertThat(RequestValidation.problems(req(base + "\"ftp://example.com/x\"}")))
+        .containsExactly("callbackUrl must be an http:// or https:// URL");
+    assertThat(RequestValidation.problems(req(base + "\"https:///nohost\"}"))).containsExactly("callbackUrl must name a host");
+    assertThat(RequestValidation.problems(req(base + "\"https://u:p@example.com/\"}")))
+        .singleElement().asString().startsWith("callbackUrl must not carry credentials");
+    assertThat(RequestValidation.problems(req(base + "\"https://example.com/ spaces\"}")))
+        .singleElement().asString().startsWith("callbackUrl is not a URL");
+    assertThat(RequestValidation.problems(req(base + "\"https://example.com/" + "x".repeat(2100) + "\"}")))
+        .containsExactly("callbackUrl is longer than 2048 characters");
+  }
 }

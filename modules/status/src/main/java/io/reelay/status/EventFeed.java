@@ -97,7 +97,7 @@ final class EventFeed {
     EventFeed feed = new EventFeed(bootstrapServers, topic, view, registry);
     String groupId = "reelay-status-" + UUID.randomUUID();
     ConsumerSettings<byte[], byte[]> consumerSettings =
-        ConsumerSettings.create(consumerConfig(system, settings), new ByteArrayDeserializer(), new ByteArrayDeserializer())
+        ConsumerSettings.create(consumerConfig(system, settings.consumerProperties()), new ByteArrayDeserializer(), new ByteArrayDeserializer())
             .withBootstrapServers(bootstrapServers)
             .withGroupId(groupId)
             .withClientId(groupId)
@@ -131,9 +131,9 @@ final class EventFeed {
    * {@code pekko.kafka.consumer}, minus the classic-group settings a KIP-848 consumer refuses
    * (they may be there for the worker's classic groups).
    */
-  private static Config consumerConfig(ActorSystem<?> system, StatusSettings settings) {
+  static Config consumerConfig(ActorSystem<?> system, Map<String, String> consumerProperties) {
     Config c = system.settings().config().getConfig("pekko.kafka.consumer");
-    if (GroupProtocol.isConsumer(settings.consumerProperties())) {
+    if (GroupProtocol.isConsumer(consumerProperties)) {
       for (String key : GroupProtocol.CLASSIC_ONLY) {
         c = c.withoutPath("kafka-clients." + key).withoutPath(ConfigUtil.joinPath("kafka-clients", key));
       }

@@ -37,9 +37,12 @@ public final class StatusServer {
   private final StatusView view;
   private final EventFeed feed;
   private final RequestPublisher publisher;
+  private final WebhookDispatcher webhooks; // null when disabled
   private final AtomicReference<CompletableFuture<Done>> stopping = new AtomicReference<>();
 
-  private StatusServer(ServerBinding binding, String host, StatusView view, EventFeed feed, RequestPublisher publisher) {
+  private StatusServer(
+      ServerBinding binding, String host, StatusView view, EventFeed feed, RequestPublisher publisher, WebhookDispatcher webhooks) {
+    this.webhooks = webhooks;
     this.binding = binding;
     this.host = host;
     this.view = view;
@@ -86,6 +89,10 @@ public final class StatusServer {
     Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
     RequestPublisher publisher = new KafkaRequestPublisher(bootstrapServers, topics.requests(), settings, blocking);
     StatusRoutes routes = new StatusRoutes(settings, apiKeys, view, publisher, feed::isReady, registry);
+    WebhookDispatcher.Settings hooks = WebhookDispatcher.Settings.from(system.settings().config().getConfig("reelay.webhooks"));
+    WebhookDispatcher webhooks = hooks.enabled()
+        ? WebhookDispatcher.start(system, hooks, bootstrapServers, topics.completions())
+        : null;
 
     return Http.get(system)
         .newServerAt(settings.host(), settings.port())
@@ -96,11 +103,14 @@ public final class StatusServer {
                 view.close();
                 feed.stop();
                 publisher.close();
+                if (webhooks != null) {
+                  webhooks.stop();
+                }
                 throw new IllegalStateException(
                     "cannot bind the status HTTP server to " + settings.host() + ":" + settings.port() + ": " + error.getMessage(),
                     error);
               }
-              StatusServer server = new StatusServer(binding, settings.host(), view, feed, publisher);
+              StatusServer server = new StatusServer(binding, settings.host(), view, feed, publisher, webhooks);
               CoordinatedShutdown.get(system)
                   .addTask(CoordinatedShutdown.PhaseServiceUnbind(), "reelay-status-stop-" + server.port(), server::stop);
               log.info("status API on {} (events from {})", server.baseUrl(), topics.events());
@@ -145,6 +155,7 @@ public final class StatusServer {
             })
         .exceptionally(t -> null)
         .thenCompose(t -> feed.stop())
+        .thenCompose(t -> webhooks == null ? CompletableFuture.completedFuture(Done.getInstance()) : webhooks.stop())
         .whenComplete(
             (d, t) -> {
               publisher.close();

@@ -75,6 +75,15 @@ public final class EventPublisher implements AutoCloseable {
 
   /** Publishes a status event; a terminal one also goes to {@code completions}. */
   public CompletionStage<Void> publish(Event e) {
+    return publish(e, null);
+  }
+
+  /**
+   * The same, for a request sent with a {@code callbackUrl}: its completions record carries the URL
+   * in a header, where the webhook dispatcher finds it (never in the event, which anyone reading
+   * the request's status sees).
+   */
+  public CompletionStage<Void> publish(Event e, String callbackUrl) {
     if (e.isTerminal()) {
       lastSeq.remove(e.requestId());
     } else {
@@ -83,7 +92,11 @@ public final class EventPublisher implements AutoCloseable {
     byte[] json = Json.bytes(e);
     CompletionStage<Void> sent = send(new ProducerRecord<>(topics.events(), e.requestId(), json));
     if (e.isTerminal()) {
-      CompletionStage<Void> completion = send(new ProducerRecord<>(topics.completions(), e.requestId(), json));
+      ProducerRecord<String, byte[]> record = new ProducerRecord<>(topics.completions(), e.requestId(), json);
+      if (callbackUrl != null && !callbackUrl.isBlank()) {
+        record.headers().add(io.reelay.protocol.Topics.CALLBACK_URL_HEADER, callbackUrl.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      }
+      CompletionStage<Void> completion = send(record);
       return sent.thenCombine(completion, (a, b) -> null);
     }
     return sent;

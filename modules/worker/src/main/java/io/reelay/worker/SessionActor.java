@@ -974,7 +974,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
           }
           return null;
         })
-        .thenCompose(x -> events.publish(terminal));
+        .thenCompose(x -> events.publish(terminal, done.request.callbackUrl()));
     terminalSending.whenComplete(
             (ok, err) -> {
               if (err != null) {
@@ -1052,7 +1052,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private CompletionStage<Void> publish(
       Request r, long seq, RequestState state, Phase phase, String message, Double progress, Result result, ErrorInfo error) {
-    return publish(event(r, seq, state, phase, message, progress, result, error));
+    return publish(event(r, seq, state, phase, message, progress, result, error), r.callbackUrl());
   }
 
   private Event event(
@@ -1061,14 +1061,14 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         message, progress, result, error);
   }
 
-  private CompletionStage<Void> publish(Event e) {
+  private CompletionStage<Void> publish(Event e, String callbackUrl) {
     MDC.put("requestId", e.requestId());
     try {
       getContext().getLog().debug("{} {} {}", e.state(), e.phase(), e.message());
     } finally {
       MDC.remove("requestId");
     }
-    return events.publish(e);
+    return events.publish(e, callbackUrl);
   }
 
   private static Object key(TimerKind k) {

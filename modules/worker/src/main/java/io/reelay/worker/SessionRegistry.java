@@ -311,7 +311,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
         getContext().getLog().info("request {} delivered again; it finished, its terminal event is published again", r.requestId());
         slot.memory.set(SessionActor.withoutPendingTerminal(memory));
         ActorRef<Outcome> replyTo = s.replyTo();
-        events.publish(pending).whenComplete((ok, err) -> replyTo.tell(Outcome.FINISHED));
+        events.publish(pending, r.callbackUrl()).whenComplete((ok, err) -> replyTo.tell(Outcome.FINISHED));
         return this;
       }
       getContext().getLog().info("request {} delivered again; it finished already, not run twice", r.requestId());
@@ -483,7 +483,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   private CompletionStage<Void> publish(Request r, long seq, RequestState state, String message, ErrorInfo error) {
     return events.publish(new Event(Event.VERSION, r.requestId(), r.sessionKey(), r.tenantOrDefault(), seq, Instant.now(),
-        state, state == RequestState.QUEUED ? Phase.QUEUED : Phase.DONE, message, null, null, error));
+        state, state == RequestState.QUEUED ? Phase.QUEUED : Phase.DONE, message, null, null, error), r.callbackUrl());
   }
 
   /** Sessions of different tenants never share an actor, even under the same key. */

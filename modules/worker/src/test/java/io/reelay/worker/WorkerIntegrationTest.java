@@ -68,6 +68,23 @@ class WorkerIntegrationTest {
   }
 
   @Test
+  void aCallbackUrlRidesOnTheCompletionRecordsHeaderNeverInTheEvent() throws Exception {
+    String s = "hook-" + UUID.randomUUID();
+    String url = "https://hooks.example.com/reelay?token=receiver-secret";
+    h.request(s, "h-" + s, "\"action\":\"credits\",\"callbackUrl\":\"" + url + "\"");
+    h.request(s, "n-" + s, "\"action\":\"credits\"");
+    assertThat(last(h.eventsUntilTerminal("n-" + s)).state()).isEqualTo(RequestState.COMPLETED);
+    List<ConsumerRecord<String, byte[]>> done = h.readUntil(h.topics.completions(), list -> list.stream()
+        .filter(r -> r.key().endsWith(s)).count() == 2);
+    ConsumerRecord<String, byte[]> hooked = done.stream().filter(r -> r.key().equals("h-" + s)).findFirst().orElseThrow();
+    assertThat(new String(hooked.headers().lastHeader(io.reelay.protocol.Topics.CALLBACK_URL_HEADER).value(), StandardCharsets.UTF_8))
+        .isEqualTo(url);
+    assertThat(new String(hooked.value(), StandardCharsets.UTF_8)).doesNotContain("receiver-secret");
+    ConsumerRecord<String, byte[]> plain = done.stream().filter(r -> r.key().equals("n-" + s)).findFirst().orElseThrow();
+    assertThat(plain.headers().lastHeader(io.reelay.protocol.Topics.CALLBACK_URL_HEADER)).isNull();
+  }
+
+  @Test
   void sessionSnapshotsCarryTheTokenOnlyEncryptedAndTheFinishedRequests() throws Exception {
     String s = "snap-" + UUID.randomUUID();
     h.request(s, "c-" + s, "\"action\":\"state\"");
