@@ -255,10 +255,12 @@ public final class Worker {
 
   /** Sessions of {@code partitions} (or all) snapshot and stop; then everything sent is flushed. */
   private CompletionStage<Done> release(Set<Integer> partitions, boolean all) {
-    (all ? Set.copyOf(epochs.keySet()) : partitions).forEach(p -> epoch(p).updateAndGet(e -> owned(e) ? e + 1 : e));
-    // the registry refuses records read before these epochs, even those already on their way to it
+    // each released partition's epoch turns even; the registry refuses records read before it,
+    // even those already on their way to it
     Map<Integer, Long> released = new HashMap<>();
-    (all ? epochs.keySet() : partitions).forEach(p -> released.put(p, epoch(p).get()));
+    for (int p : all ? Set.copyOf(epochs.keySet()) : partitions) {
+      released.put(p, epoch(p).updateAndGet(e -> owned(e) ? e + 1 : e));
+    }
     return AskPattern.<SessionRegistry.Command, Done>ask(
             sessions, r -> new SessionRegistry.Release(partitions, all, r, Map.copyOf(released)), settings.handoverTimeout(),
             system.scheduler())
