@@ -79,6 +79,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private record StreamEnded(long job, Throwable failure) implements Command {}
 
+  /** A snapshot that must be in Kafka before {@code then} (a spend) was acknowledged, or not ({@code failure}). */
+  private record Recorded(long job, Throwable failure, Runnable then) implements Command {}
+
   private record StateReady(long job, SessionState state) implements Command {}
 
   private record CreditsReady(long job, Credits credits) implements Command {}
@@ -275,6 +278,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(SessionReady.class, this::onSessionReady)
         .onMessage(Agent.class, this::onAgent)
         .onMessage(StreamEnded.class, this::onStreamEnded)
+        .onMessage(Recorded.class, this::onRecorded)
         .onMessage(StateReady.class, this::onStateReady)
         .onMessage(CreditsReady.class, this::onCreditsReady)
         .onMessage(RenderUpdate.class, this::onRenderUpdate)
@@ -430,8 +434,36 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
   // ------------------------------------------------------------------ generate / edit over SSE
 
   private void openStream() {
+    // the snapshot that says "about to send" is in Kafka before the message goes: a new owner that
+    // did not find it would send the message again, and the agent would be paid twice
+    recordThen(this::sendMessage);
+  }
+
+  /**
+   * Writes the snapshot and runs {@code then} once Kafka acknowledged it: for the steps that spend
+   * (a message to the agent, a render submit), whose snapshot a new owner must find.
+   */
+  private void recordThen(Runnable then) {
     long id = job.id;
-    snapshot(); // before credits are spent: whoever owns the session next must not send it again
+    getContext().pipeToSelf(snapshot(), (ok, err) -> new Recorded(id, err, then));
+  }
+
+  private Behavior<Command> onRecorded(Recorded m) {
+    if (stale(m.job())) {
+      return this;
+    }
+    if (m.failure() != null) {
+      finish(RequestState.FAILED, "Not sent: the session's state could not be recorded", null,
+          new ErrorInfo("STATE_NOT_RECORDED", "Kafka did not take the session snapshot: " + m.failure().getClass().getSimpleName(),
+              true, "Nothing was sent to the backend and nothing was spent; send the request again under a new requestId"));
+      return this;
+    }
+    m.then().run();
+    return this;
+  }
+
+  private void sendMessage() {
+    long id = job.id;
     emit(RequestState.RUNNING, job.phase,
         job.action == Action.EDIT ? "Sending the edit to the agent" : "Asking the agent to generate the video", null);
     Pair<UniqueKillSwitch, CompletionStage<Done>> running =
@@ -673,11 +705,11 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     long id = job.id;
     String renderId = job.renderId;
     emit(RequestState.RUNNING, Phase.RENDERING, "Export started", 0.0);
-    snapshot(); // the render id before the submit: a new owner polls this job instead of submitting another
-    run(Phase.RENDERING, () -> pipe(
+    // the render id is in Kafka before the submit: a new owner polls this job instead of submitting another
+    recordThen(() -> run(Phase.RENDERING, () -> pipe(
         client.submitRender(token, renderId, backendSessionId, s.draft(),
             out.format() == null ? "mp4" : out.format(), out.quality() == null ? "high" : out.quality()),
-        r -> new RenderUpdate(id, r, true), id));
+        r -> new RenderUpdate(id, r, true), id)));
   }
 
   private RenderPoller newPoller() {
