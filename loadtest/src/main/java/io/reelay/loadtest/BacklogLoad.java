@@ -186,17 +186,13 @@ public final class BacklogLoad {
           finished, total, finished / total, ends, errors, duplicates);
       Thread.sleep(Duration.ofSeconds(2).toMillis());
       System.out.printf(Locale.ROOT, "live heap after the backlog, all sessions idle: %.1f MB%n", liveHeapKb(worker.pid()) / 1024.0);
-      if (faults != null) {
-        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
-            java.net.http.HttpRequest.newBuilder(java.net.URI.create(sim.baseUrl() + "/_sim/stats")).build(),
-            java.net.http.HttpResponse.BodyHandlers.ofString());
-        com.fasterxml.jackson.databind.JsonNode stats = Json.mapper().readTree(r.body());
-        System.out.println("faults injected: " + stats.path("faultsInjected"));
-      }
       java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
           java.net.http.HttpRequest.newBuilder(java.net.URI.create(sim.baseUrl() + "/_sim/stats")).build(),
           java.net.http.HttpResponse.BodyHandlers.ofString());
       com.fasterxml.jackson.databind.JsonNode stats = Json.mapper().readTree(r.body());
+      if (faults != null) {
+        System.out.println("faults injected: " + stats.path("faultsInjected"));
+      }
       System.out.println("simulator: messages " + stats.path("messages") + ", repeated " + stats.path("repeatedMessages")
           + ", generations " + stats.path("generations") + ", render submits " + stats.path("renderSubmits")
           + ", duplicate render submits " + stats.path("duplicateRenderSubmits"));

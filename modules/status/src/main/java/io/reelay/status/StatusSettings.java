@@ -104,7 +104,7 @@ public record StatusSettings(
         consumerRestartMinBackoff, consumerRestartMaxBackoff, consumerProperties, producerProperties);
   }
 
-  private static Map<String, String> properties(Config block) {
+  static Map<String, String> properties(Config block) {
     Map<String, String> out = new LinkedHashMap<>();
     for (Map.Entry<String, ConfigValue> e : block.entrySet()) {
       // keys like "group.protocol" are quoted in HOCON; entrySet gives the path with quotes

@@ -1,13 +1,11 @@
 package io.reelay.status;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigValue;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -77,10 +75,7 @@ public final class WebhookDispatcher {
       Map<String, String> consumerProperties) {
 
     public static Settings from(Config c) {
-      Map<String, String> props = new LinkedHashMap<>();
-      for (Map.Entry<String, ConfigValue> e : c.getConfig("consumer-properties").entrySet()) {
-        props.put(e.getKey().replace("\"", ""), String.valueOf(e.getValue().unwrapped()));
-      }
+      Map<String, String> props = StatusSettings.properties(c.getConfig("consumer-properties"));
       Settings s = new Settings(c.getBoolean("enabled"), c.getString("group-id"), c.getString("secret"),
           c.getInt("parallelism"), c.getDuration("timeout"), c.getInt("max-attempts"), c.getDuration("backoff-min"),
           c.getDuration("backoff-max"), Map.copyOf(props));
@@ -88,10 +83,6 @@ public final class WebhookDispatcher {
         throw new IllegalArgumentException("reelay.webhooks: parallelism and max-attempts must be at least 1");
       }
       return s;
-    }
-
-    public Settings withGroupId(String id) {
-      return new Settings(enabled, id, secret, parallelism, timeout, maxAttempts, backoffMin, backoffMax, consumerProperties);
     }
 
     @Override

@@ -850,13 +850,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (pendingTerminal != null && terminalSending != null) {
       // the last terminal event is on its way: the snapshot waits for Kafka's answer (the hand-over
       // waits for this snapshot), so that the next owner does not publish the event a second time
-      int p = partition;
       written = terminalSending
           .handle((ok, err) -> err == null ? withoutPendingTerminal(last) : last)
-          .thenCompose(s -> {
-            memory.set(s);
-            return events.snapshot(s, p);
-          });
+          .thenCompose(this::write);
     } else {
       written = write(last);
     }
@@ -1077,6 +1073,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         java.util.List.copyOf(recentRequestIds), doneThrough < 0 ? null : doneThrough, pendingTerminal, Instant.now());
   }
 
+  /** Also used once the actor stopped ({@link #onRelease}): the fields it reads no longer change then. */
   private CompletionStage<Void> write(SessionSnapshot s) {
     memory.set(s); // what a restart after a crash begins from
     return events.snapshot(s, partition);

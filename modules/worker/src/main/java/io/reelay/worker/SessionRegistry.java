@@ -58,7 +58,8 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   /**
    * Where a request was read. {@code replayed}: a previous owner of the partition may have seen it.
-   * {@code epoch}: the worker's hand-over count of the partition when the record was read (-1: none).
+   * {@code epoch}: the partition's hand-over epoch in the worker when the record was read (see
+   * {@code Worker}; -1: none).
    */
   public record Origin(int partition, long offset, boolean replayed, long epoch) {
     public static final Origin NONE = new Origin(-1, -1, false, -1);
@@ -84,11 +85,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
    * all} (the worker stops, and accepts nothing more). Each writes its snapshot and stops; their
    * requests are answered RELEASED. {@code replyTo} hears once every snapshot is sent.
    */
-  public record Release(Set<Integer> partitions, boolean all, ActorRef<Done> replyTo, Map<Integer, Long> epochs) implements Command {
-    public Release(Set<Integer> partitions, boolean all, ActorRef<Done> replyTo) {
-      this(partitions, all, replyTo, Map.of());
-    }
-  }
+  public record Release(Set<Integer> partitions, boolean all, ActorRef<Done> replyTo, Map<Integer, Long> epochs) implements Command {}
 
   /** From a session: this request is finished (terminal event published). */
   record Finished(String session, String requestId) implements Command {}

@@ -147,10 +147,18 @@ public final class Worker {
     }
   }
 
-  /** A record on its way through a partition's stream. */
+  /** A record on its way through a partition's stream, with the partition's epoch when it was read. */
   private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection, long epoch) {
-    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, String reason, long epoch) {
-      this(msg, null, new Rejection(reason), epoch);
+    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection) {
+      this(msg, request, rejection, -1);
+    }
+
+    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, String reason) {
+      this(msg, null, new Rejection(reason));
+    }
+
+    InHand readIn(long epoch) {
+      return new InHand(msg, request, rejection, epoch);
     }
 
     boolean needsCapacity() {
@@ -168,7 +176,10 @@ public final class Worker {
     AtomicLong epoch = epoch(p);
     CommitGate gate = new CommitGate();
     return records
-        .map(msg -> parse(msg, epoch.get()))
+        .map(msg -> {
+          long readIn = epoch.get();
+          return parse(msg).readIn(readIn);
+        })
         .mapAsync(1, r -> r.needsCapacity() ? capacity.acquire().thenApply(x -> r) : CompletableFuture.completedFuture(r))
         .mapAsync(settings.maxActiveRequests(), r -> {
           long readIn = r.epoch();
@@ -330,34 +341,34 @@ public final class Worker {
     }
   }
 
-  private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg, long epoch) {
+  private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg) {
     ConsumerRecord<String, byte[]> rec = msg.record();
     if (rec.value() == null || rec.value().length == 0) {
-      return new InHand(msg, "empty record: no value (a request is a JSON object)", epoch);
+      return new InHand(msg, "empty record: no value (a request is a JSON object)");
     }
     if (rec.value().length > settings.maxRecordBytes()) {
       return new InHand(msg, "record is " + rec.value().length + " bytes, over the limit of "
-          + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)", epoch);
+          + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)");
     }
     Request request;
     try {
       request = Json.read(rec.value(), Request.class);
     } catch (RuntimeException e) {
-      return new InHand(msg, "not a valid request: " + shortReason(e), epoch);
+      return new InHand(msg, "not a valid request: " + shortReason(e));
     }
     if (request == null) {
-      return new InHand(msg, "empty record", epoch);
+      return new InHand(msg, "empty record");
     }
     List<String> problems = RequestValidation.problems(request);
     if (!problems.isEmpty()) {
-      return new InHand(msg, String.join("; ", problems), epoch);
+      return new InHand(msg, String.join("; ", problems));
     }
     if (request.effectiveAction() == io.reelay.protocol.Action.UPLOAD
         && UploadCheck.check(request.upload(), settings.mediaDir(), settings.maxUploadBytes()) instanceof UploadCheck.Refused r) {
       // refused before it takes a slot or a backend call (the session checks again when it uploads)
-      return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()), epoch);
+      return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()));
     }
-    return new InHand(msg, request, null, epoch);
+    return new InHand(msg, request, null);
   }
 
   private CompletionStage<SessionRegistry.Outcome> handle(InHand r) {
