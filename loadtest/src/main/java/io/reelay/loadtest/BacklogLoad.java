@@ -1,25 +1,33 @@
 package io.reelay.loadtest;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.reelay.kafka.EmbeddedKafka;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.RequestState;
 import io.reelay.protocol.Topics;
 import io.reelay.sim.NemoSim;
 import io.reelay.sim.SimSettings;
 import io.reelay.worker.StateCipher;
 import io.reelay.worker.TopicSetup;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -73,7 +81,7 @@ public final class BacklogLoad {
         .withFallback(ConfigFactory.load()).resolve();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "backlog-load", config);
     NemoSim sim = NemoSim.start(system, SimSettings.from(config.getConfig("nemo-sim"))).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    List<Process> workers = new java.util.ArrayList<>();
+    List<Process> workers = new ArrayList<>();
     try {
       String bootstrap = kafka.bootstrapServers();
       String prefix = "backlog-" + UUID.randomUUID().toString().substring(0, 6);
@@ -81,10 +89,10 @@ public final class BacklogLoad {
       TopicSetup.ensure(bootstrap, topics, 6, (short) 1);
 
       if (faults != null) {
-        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
-            java.net.http.HttpRequest.newBuilder(java.net.URI.create(sim.baseUrl() + "/_sim/faults"))
-                .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString(faults)).build(),
-            java.net.http.HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HttpClient.newHttpClient().send(
+            HttpRequest.newBuilder(URI.create(sim.baseUrl() + "/_sim/faults"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(faults)).build(),
+            HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() != 200) {
           throw new IllegalArgumentException("the simulator refused the fault mix: " + r.body());
         }
@@ -131,8 +139,8 @@ public final class BacklogLoad {
       System.out.println("   t(s)  finished   backlog  req/s  live heap after full GC (MB)");
 
       Map<String, RequestStateCount> seen = new HashMap<>();
-      EnumMap<io.reelay.protocol.RequestState, Integer> ends = new EnumMap<>(io.reelay.protocol.RequestState.class);
-      Map<String, Integer> errors = new java.util.TreeMap<>();
+      EnumMap<RequestState, Integer> ends = new EnumMap<>(RequestState.class);
+      Map<String, Integer> errors = new TreeMap<>();
       long start = System.nanoTime();
       long lastSample = 0;
       int lastFinished = 0;
@@ -186,10 +194,10 @@ public final class BacklogLoad {
           finished, total, finished / total, ends, errors, duplicates);
       Thread.sleep(Duration.ofSeconds(2).toMillis());
       System.out.printf(Locale.ROOT, "live heap after the backlog, all sessions idle: %.1f MB%n", liveHeapKb(worker.pid()) / 1024.0);
-      java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
-          java.net.http.HttpRequest.newBuilder(java.net.URI.create(sim.baseUrl() + "/_sim/stats")).build(),
-          java.net.http.HttpResponse.BodyHandlers.ofString());
-      com.fasterxml.jackson.databind.JsonNode stats = Json.mapper().readTree(r.body());
+      HttpResponse<String> r = HttpClient.newHttpClient().send(
+          HttpRequest.newBuilder(URI.create(sim.baseUrl() + "/_sim/stats")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      JsonNode stats = Json.mapper().readTree(r.body());
       if (faults != null) {
         System.out.println("faults injected: " + stats.path("faultsInjected"));
       }
@@ -209,7 +217,7 @@ public final class BacklogLoad {
 
   private static final class RequestStateCount {
     int terminal;
-    final List<String> ends = new java.util.ArrayList<>();
+    final List<String> ends = new ArrayList<>();
   }
 
   /** Round-robin over the sessions; per session: credits, state, a text question (SSE), with -Dgenerate a generation. */

@@ -8,6 +8,7 @@ import io.reelay.protocol.Json;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.HdrHistogram.Histogram;
@@ -29,6 +31,7 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
@@ -199,7 +202,7 @@ public final class SseStreamsLoad {
         .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, Json.bytes(body)))
         .addHeader(RawHeader.create("Authorization", "Bearer " + token))
         .addHeader(RawHeader.create("Accept", "text/event-stream"))
-        .addHeaders(ATTRIBUTION.entrySet().stream().map(e -> (org.apache.pekko.http.javadsl.model.HttpHeader) RawHeader.create(e.getKey(), e.getValue())).toList());
+        .addHeaders(ATTRIBUTION.entrySet().stream().map(e -> (HttpHeader) RawHeader.create(e.getKey(), e.getValue())).toList());
     return http.singleRequest(req).handle((resp, e) -> {
       if (e != null || resp.status().intValue() != 200
           || !resp.entity().getContentType().mediaType().toString().startsWith("text/event-stream")) {
@@ -268,7 +271,7 @@ public final class SseStreamsLoad {
         Thread drain = new Thread(() -> {
           try {
             out.lines().forEach(l -> System.err.println("[sim] " + l));
-          } catch (java.io.UncheckedIOException closed) {
+          } catch (UncheckedIOException closed) {
             // the simulator was stopped
           }
         }, "sim-output");
@@ -335,10 +338,10 @@ public final class SseStreamsLoad {
   }
 
   private static final class Marked implements CpuClock {
-    private final java.util.function.LongSupplier clock;
+    private final LongSupplier clock;
     private long mark;
 
-    Marked(java.util.function.LongSupplier clock) {
+    Marked(LongSupplier clock) {
       this.clock = clock;
     }
 

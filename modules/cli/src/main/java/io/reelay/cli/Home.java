@@ -1,6 +1,7 @@
 package io.reelay.cli;
 
 import com.typesafe.config.Config;
+import io.reelay.worker.StateCipher;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,7 +44,7 @@ final class Home {
       return Files.readString(f).trim();
     }
     Files.createDirectories(var());
-    String key = io.reelay.worker.StateCipher.newKey();
+    String key = StateCipher.newKey();
     Files.writeString(f, key + "\n");
     ownerOnly(f);
     return key;

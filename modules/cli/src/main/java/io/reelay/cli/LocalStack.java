@@ -10,6 +10,7 @@ import io.reelay.sim.NemoSim;
 import io.reelay.sim.SimSettings;
 import io.reelay.status.StatusServer;
 import io.reelay.status.StatusSettings;
+import io.reelay.worker.StateCipher;
 import io.reelay.worker.TopicSetup;
 import io.reelay.worker.Worker;
 import io.reelay.worker.WorkerSettings;
@@ -93,7 +94,7 @@ public final class LocalStack implements AutoCloseable {
     if (base.getString("reelay.worker.state-key").isBlank()) {
       // one key for every worker of this process (`up` passes the one kept in var/state-key), so a
       // snapshot written by one worker can be read by another
-      m.put("reelay.worker.state-key", io.reelay.worker.StateCipher.newKey());
+      m.put("reelay.worker.state-key", StateCipher.newKey());
     }
     m.put("reelay.worker.still-working-interval", scaled(w, "still-working-interval", ts));
     m.put("reelay.worker.recovery.first-check", scaled(w, "recovery.first-check", ts));

@@ -1,5 +1,6 @@
 package io.reelay.cli;
 
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -36,7 +37,7 @@ public final class Main implements Runnable {
             // a failure is one line that says what to do; the stack trace goes to the log file
             .setExecutionExceptionHandler(
                 (e, cmd, parsed) -> {
-                  org.slf4j.LoggerFactory.getLogger(Main.class).error("command failed", e);
+                  LoggerFactory.getLogger(Main.class).error("command failed", e);
                   System.err.println("reelay " + cmd.getCommandName() + ": " + e.getMessage());
                   return 1;
                 })

@@ -1,5 +1,8 @@
 package io.reelay.cli;
 
+import com.typesafe.config.ConfigFactory;
+import io.reelay.kafka.EmbeddedKafka;
+import io.reelay.sim.NemoSim;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -13,7 +16,7 @@ final class PartCommands {
   private static int runForever(ThrowingMain main) throws Exception {
     // a part whose actor system stops (e.g. its Kafka stream died) exits, so an orchestrator restarts it
     System.setProperty("pekko.coordinated-shutdown.exit-jvm", "on");
-    com.typesafe.config.ConfigFactory.invalidateCaches();
+    ConfigFactory.invalidateCaches();
     main.run(new String[0]);
     new CountDownLatch(1).await();
     return 0;
@@ -50,14 +53,14 @@ final class PartCommands {
   @Command(name = "sim", mixinStandardHelpOptions = true, description = "Run the NemoVideo simulator.")
   static final class Sim extends Part {
     ThrowingMain main() {
-      return io.reelay.sim.NemoSim::main;
+      return NemoSim::main;
     }
   }
 
   @Command(name = "kafka", mixinStandardHelpOptions = true, description = "Run a single-node Kafka broker (data in var/kafka).")
   static final class Kafka extends Part {
     ThrowingMain main() {
-      return io.reelay.kafka.EmbeddedKafka::main;
+      return EmbeddedKafka::main;
     }
   }
 }

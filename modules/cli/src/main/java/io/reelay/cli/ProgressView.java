@@ -5,6 +5,9 @@ import java.io.PrintStream;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Locale;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Shows a request's events as a person wants to follow them: every message as a line, and below
@@ -22,19 +25,19 @@ final class ProgressView implements AutoCloseable {
   private boolean barShown;
   private Event last;
   // redraws the bar between events, so the elapsed time and the spinner keep moving
-  private final java.util.concurrent.ScheduledExecutorService ticker;
+  private final ScheduledExecutorService ticker;
 
   ProgressView(PrintStream out, String label) {
     this.out = out;
     this.tty = System.console() != null && !"dumb".equals(System.getenv("TERM"));
     this.label = label;
-    this.ticker = tty ? java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+    this.ticker = tty ? Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "progress-ticker");
       t.setDaemon(true);
       return t;
     }) : null;
     if (ticker != null) {
-      ticker.scheduleAtFixedRate(this::tick, 250, 250, java.util.concurrent.TimeUnit.MILLISECONDS);
+      ticker.scheduleAtFixedRate(this::tick, 250, 250, TimeUnit.MILLISECONDS);
     }
   }
 

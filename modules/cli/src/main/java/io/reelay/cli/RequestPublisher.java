@@ -2,6 +2,7 @@ package io.reelay.cli;
 
 import io.reelay.protocol.Json;
 import io.reelay.protocol.Request;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -9,6 +10,7 @@ import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -37,7 +39,7 @@ final class RequestPublisher implements AutoCloseable {
   void publish(Request r) throws InterruptedException {
     try {
       producer.send(new ProducerRecord<>(topic, r.sessionKey(), Json.bytes(r))).get(45, TimeUnit.SECONDS);
-    } catch (ExecutionException | TimeoutException | org.apache.kafka.common.KafkaException e) {
+    } catch (ExecutionException | TimeoutException | KafkaException e) {
       throw new IllegalStateException(
           "could not publish to Kafka at " + bootstrap + " (is it running? `reelay up` starts one): "
               + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
@@ -46,6 +48,6 @@ final class RequestPublisher implements AutoCloseable {
 
   @Override
   public void close() {
-    producer.close(java.time.Duration.ofSeconds(5));
+    producer.close(Duration.ofSeconds(5));
   }
 }

@@ -3,6 +3,7 @@ package io.reelay.cli;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.reelay.protocol.Topics;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -36,7 +37,7 @@ final class UpCommand implements Callable<Integer> {
     }
     if (config.getString("reelay.worker.state-key").isBlank()) {
       // dev mode: a state key kept in var/, so snapshots written before a restart still decrypt
-      config = com.typesafe.config.ConfigFactory.parseMap(java.util.Map.of("reelay.worker.state-key", home.stateKey()))
+      config = ConfigFactory.parseMap(Map.of("reelay.worker.state-key", home.stateKey()))
           .withFallback(config);
     }
     double ts = config.getDouble("reelay.embedded.time-scale");

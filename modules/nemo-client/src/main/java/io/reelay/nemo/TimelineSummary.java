@@ -3,6 +3,7 @@ package io.reelay.nemo;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The seed skill's one-line timeline summary of a draft, e.g. {@code Timeline (3 tracks): 1. Video:
@@ -103,7 +104,7 @@ public final class TimelineSummary {
       return "0";
     }
     long r = Math.round(seconds);
-    return Math.abs(seconds - r) < 0.05 ? Long.toString(r) : String.format(java.util.Locale.ROOT, "%.1f", seconds);
+    return Math.abs(seconds - r) < 0.05 ? Long.toString(r) : String.format(Locale.ROOT, "%.1f", seconds);
   }
 
   private static String orElse(String s, String other) {

@@ -7,6 +7,7 @@ import java.util.Map;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 
 /** {@code /_sim/*}: counters, the fault mix, reset. No auth and no faults: bind the simulator to loopback. */
 final class AdminRoutes extends SimRoutes {
@@ -20,7 +21,7 @@ final class AdminRoutes extends SimRoutes {
         path("stats", () -> get(() -> complete(json(StatusCodes.OK, stats())))),
         path("faults", () -> concat(
             get(() -> complete(json(StatusCodes.OK, backend.faultsSnapshot()))),
-            post(() -> entity(org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller.entityToString(), this::replaceFaults)))),
+            post(() -> entity(Unmarshaller.entityToString(), this::replaceFaults)))),
         path("reset", () -> post(() -> {
           backend.reset();
           return complete(json(StatusCodes.OK, Map.of("reset", true)));

@@ -2,10 +2,12 @@ package io.reelay.sim;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -52,8 +54,8 @@ final class Agent {
           + "(?:\\d+(?:\\.\\d+)?\\s*-?\\s*(?:seconds|second|secs|sec|s)\\s+)?(?:long\\s+)?(?:(?:video|clip)\\s+)?"
           + "(?:(?:of|about|showing|with)\\s+)?(?:(?:a|an|the)\\s+)?",
       Pattern.CASE_INSENSITIVE);
-  private static final java.util.Set<String> TRAILING_SMALL_WORDS =
-      java.util.Set.of("a", "an", "the", "at", "of", "in", "on", "to", "through", "with", "and", "over", "under");
+  private static final Set<String> TRAILING_SMALL_WORDS =
+      Set.of("a", "an", "the", "at", "of", "in", "on", "to", "through", "with", "and", "over", "under");
   private static final List<String> MUSIC = List.of("Lo-fi", "Ambient Piano", "Upbeat Pop", "Cinematic Strings", "Acoustic Folk");
   /** GUI instructions the real agent gives (it assumes its web editor); clients must translate them (seed table). */
   static final String ALL_GUI_PHRASES = "Preview in timeline to check it. Open the panel on the right to fine-tune the style. "
@@ -71,8 +73,8 @@ final class Agent {
   }
 
   /** The scenario phrases in a message, lower-case, without brackets. */
-  static java.util.Set<String> phrases(String text) {
-    java.util.Set<String> out = new java.util.HashSet<>();
+  static Set<String> phrases(String text) {
+    Set<String> out = new HashSet<>();
     Matcher m = PHRASE.matcher(text);
     while (m.find()) out.add(m.group(1).toLowerCase(Locale.ROOT));
     return out;
@@ -84,7 +86,7 @@ final class Agent {
   }
 
   static Kind classify(String text, Draft draft) {
-    java.util.Set<String> p = phrases(text);
+    Set<String> p = phrases(text);
     if (p.contains("ask")) return Kind.ASK;
     if (p.contains("text")) return Kind.TEXT;
     if (p.contains("generate")) return Kind.GENERATE;
@@ -101,7 +103,7 @@ final class Agent {
    * rates above 0, so a seed reproduces the same scenarios).
    */
   Plan plan(String text, Draft draft) {
-    java.util.Set<String> p = phrases(text);
+    Set<String> p = phrases(text);
     FaultDice dice = backend.dice;
     Faults f = dice.current();
     Kind kind = classify(text, draft);

@@ -1,7 +1,10 @@
 package io.reelay.sim;
 
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.UnaryOperator;
 
@@ -16,7 +19,7 @@ final class BackendSession {
   private final AtomicReference<Draft> draft = new AtomicReference<>(Draft.EMPTY);
   private final Set<String> messages = ConcurrentHashMap.newKeySet();
   /** Uploaded assets (E5), as E7 lists them in {@code video_infos}. */
-  private final java.util.List<java.util.Map<String, Object>> videoInfos = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<Map<String, Object>> videoInfos = new CopyOnWriteArrayList<>();
   private volatile long lastUsedMillis;
 
   BackendSession(String sessionId, String taskId, String taskName, String language, String ownerUserId) {
@@ -36,12 +39,12 @@ final class BackendSession {
     return lastUsedMillis;
   }
 
-  void addVideoInfo(java.util.Map<String, Object> info) {
+  void addVideoInfo(Map<String, Object> info) {
     videoInfos.add(info);
   }
 
-  java.util.List<java.util.Map<String, Object>> videoInfos() {
-    return java.util.List.copyOf(videoInfos);
+  List<Map<String, Object>> videoInfos() {
+    return List.copyOf(videoInfos);
   }
 
   Draft draft() {

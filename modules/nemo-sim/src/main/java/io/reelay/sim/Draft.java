@@ -3,8 +3,11 @@ package io.reelay.sim;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -45,7 +48,7 @@ public record Draft(@JsonProperty("t") List<Track> tracks) {
       @JsonProperty("d") long duration,
       @JsonProperty("m") Map<String, Object> meta) {
     public Segment {
-      meta = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(meta));
+      meta = Collections.unmodifiableMap(new LinkedHashMap<>(meta));
     }
   }
 
@@ -74,7 +77,7 @@ public record Draft(@JsonProperty("t") List<Track> tracks) {
       sg.add(segment);
       out.set(i, new Track(type, sg));
     }
-    out.sort(java.util.Comparator.comparingInt(Track::type));
+    out.sort(Comparator.comparingInt(Track::type));
     return new Draft(out);
   }
 
@@ -83,7 +86,7 @@ public record Draft(@JsonProperty("t") List<Track> tracks) {
     List<Track> out = new ArrayList<>(tracks);
     int i = indexOf(type);
     if (i < 0) out.add(new Track(type, List.of(segment))); else out.set(i, new Track(type, List.of(segment)));
-    out.sort(java.util.Comparator.comparingInt(Track::type));
+    out.sort(Comparator.comparingInt(Track::type));
     return new Draft(out);
   }
 
@@ -115,6 +118,6 @@ public record Draft(@JsonProperty("t") List<Track> tracks) {
   }
 
   private static String seconds(long ms) {
-    return ms % 1000 == 0 ? Long.toString(ms / 1000) : String.format(java.util.Locale.ROOT, "%.1f", ms / 1000.0);
+    return ms % 1000 == 0 ? Long.toString(ms / 1000) : String.format(Locale.ROOT, "%.1f", ms / 1000.0);
   }
 }

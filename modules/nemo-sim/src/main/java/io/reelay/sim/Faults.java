@@ -1,9 +1,12 @@
 package io.reelay.sim;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -69,11 +72,11 @@ public record Faults(
    * The mix an admin posted ({@code POST /_sim/faults}): keys as in the config block (kebab-case, or
    * camelCase); keys left out keep the value of {@code defaults} (the configured mix).
    */
-  public static Faults fromJson(com.fasterxml.jackson.databind.JsonNode json, Faults defaults) {
+  public static Faults fromJson(JsonNode json, Faults defaults) {
     if (json == null || !json.isObject()) throw new IllegalArgumentException("expected a JSON object of fault rates");
     Config posted = ConfigFactory.empty();
-    for (Iterator<Map.Entry<String, com.fasterxml.jackson.databind.JsonNode>> it = json.fields(); it.hasNext(); ) {
-      Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> e = it.next();
+    for (Iterator<Map.Entry<String, JsonNode>> it = json.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
       if (!e.getValue().isNumber()) throw new IllegalArgumentException("fault '" + e.getKey() + "' must be a number");
       String key = kebab(e.getKey());
       if (!defaults.toConfig().hasPath(key)) throw new IllegalArgumentException("unknown fault '" + e.getKey() + "'");
@@ -88,7 +91,7 @@ public record Faults(
   }
 
   public Map<String, Object> asMap() {
-    Map<String, Object> m = new java.util.LinkedHashMap<>();
+    Map<String, Object> m = new LinkedHashMap<>();
     m.put("seed", seed);
     m.put("rate-limit-429", rateLimit429);
     m.put("server-error-5xx", serverError5xx);
@@ -109,6 +112,6 @@ public record Faults(
 
   private static String kebab(String key) {
     // rateLimit429 -> rate-limit-429, serverError5xx -> server-error-5xx
-    return key.replaceAll("([a-z])([A-Z0-9])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
+    return key.replaceAll("([a-z])([A-Z0-9])", "$1-$2").toLowerCase(Locale.ROOT);
   }
 }

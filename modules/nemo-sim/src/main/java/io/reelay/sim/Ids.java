@@ -1,6 +1,8 @@
 package io.reelay.sim;
 
+import java.time.Duration;
 import java.util.SplittableRandom;
+import java.util.UUID;
 
 /** The simulator's own seeded choices: ids, tokens and durations. Thread-safe. */
 final class Ids {
@@ -41,11 +43,11 @@ final class Ids {
   }
 
   synchronized String uuid() {
-    return new java.util.UUID(random.nextLong(), random.nextLong()).toString();
+    return new UUID(random.nextLong(), random.nextLong()).toString();
   }
 
   /** A duration uniformly between min and max (inclusive), in milliseconds. */
-  synchronized long between(java.time.Duration min, java.time.Duration max) {
+  synchronized long between(Duration min, Duration max) {
     long lo = min.toMillis();
     long hi = Math.max(lo, max.toMillis());
     return lo == hi ? lo : lo + random.nextLong(hi - lo + 1);

@@ -1,12 +1,16 @@
 package io.reelay.sim;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.List;
 
 /**
  * The simulated backend's state and its business rules, independent of HTTP: accounts and tokens,
@@ -27,9 +31,9 @@ final class NemoBackend {
     final ConcurrentHashMap<String, Media> media = new ConcurrentHashMap<>();
     final ConcurrentHashMap<String, List<Media>> mediaBySession = new ConcurrentHashMap<>();
     /** New-token instants per caller address, for the per-address cap (sliding window). */
-    final ConcurrentHashMap<String, java.util.ArrayDeque<Instant>> tokensByAddress = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, ArrayDeque<Instant>> tokensByAddress = new ConcurrentHashMap<>();
     /** Session ids per user in creation order, for max-sessions-per-user. */
-    final ConcurrentHashMap<String, java.util.concurrent.ConcurrentLinkedDeque<String>> sessionsByUser = new ConcurrentHashMap<>();
+    final ConcurrentHashMap<String, ConcurrentLinkedDeque<String>> sessionsByUser = new ConcurrentHashMap<>();
     final SimStats stats = new SimStats();
   }
 
@@ -38,7 +42,7 @@ final class NemoBackend {
   final FaultDice dice;
   final Mp4Renderer renderer;
   private final Clock clock;
-  private final java.util.SplittableRandom latencyRandom;
+  private final SplittableRandom latencyRandom;
   private volatile World world = new World();
   private volatile String publicBaseUrl = "";
 
@@ -49,20 +53,20 @@ final class NemoBackend {
     this.renderer = renderer;
     this.clock = clock;
     // its own generator: latency draws must not shift the fault sequence of a seed
-    this.latencyRandom = new java.util.SplittableRandom(settings.seed() ^ 0x5DEECE66DL);
+    this.latencyRandom = new SplittableRandom(settings.seed() ^ 0x5DEECE66DL);
   }
 
   /** How long this call to {@code endpoint} takes before it is answered (scaled, uniform in the configured range). */
-  java.time.Duration latency(String endpoint) {
+  Duration latency(String endpoint) {
     SimSettings.Latency.Range r = settings.latency().of(endpoint);
     long lo = r.min().toNanos();
     long hi = r.max().toNanos();
-    if (hi <= 0) return java.time.Duration.ZERO;
+    if (hi <= 0) return Duration.ZERO;
     long pick;
     synchronized (latencyRandom) {
       pick = hi == lo ? lo : lo + latencyRandom.nextLong(hi - lo + 1);
     }
-    return java.time.Duration.ofNanos((long) (pick * settings.timeScale()));
+    return Duration.ofNanos((long) (pick * settings.timeScale()));
   }
 
   /** Base of the URLs handed out (media, render output); known once the server is bound. */
@@ -116,13 +120,13 @@ final class NemoBackend {
   private void admitNewToken(World w, String address, Instant now) {
     int cap = settings.limits().perAddressTokenCap();
     if (cap <= 0) return;
-    java.util.ArrayDeque<Instant> issued = w.tokensByAddress.computeIfAbsent(address, a -> new java.util.ArrayDeque<>());
+    ArrayDeque<Instant> issued = w.tokensByAddress.computeIfAbsent(address, a -> new ArrayDeque<>());
     synchronized (issued) {
       Instant windowStart = now.minus(settings.limits().perAddressWindow());
       while (!issued.isEmpty() && !issued.peekFirst().isAfter(windowStart)) issued.pollFirst();
       if (issued.size() >= cap) {
         w.stats.tokensRefused.increment();
-        long wait = java.time.Duration.between(now, issued.peekFirst().plus(settings.limits().perAddressWindow())).toSeconds();
+        long wait = Duration.between(now, issued.peekFirst().plus(settings.limits().perAddressWindow())).toSeconds();
         throw SimError.rateLimited("too many anonymous tokens from this address: " + cap + " per "
             + settings.limits().perAddressWindow().toHours() + " h", wait);
       }
@@ -159,7 +163,7 @@ final class NemoBackend {
     w.stats.sessionsCreated.increment();
     int cap = settings.limits().maxSessionsPerUser();
     if (cap > 0) {
-      var mine = w.sessionsByUser.computeIfAbsent(owner.userId, u -> new java.util.concurrent.ConcurrentLinkedDeque<>());
+      var mine = w.sessionsByUser.computeIfAbsent(owner.userId, u -> new ConcurrentLinkedDeque<>());
       mine.addLast(s.sessionId);
       while (mine.size() > cap) {
         String oldest = mine.pollFirst();
@@ -175,7 +179,7 @@ final class NemoBackend {
     BackendSession s = sessionId == null ? null : w.sessions.get(sessionId);
     if (s == null || !s.ownerUserId.equals(caller.userId)) throw SimError.sessionNotFound(String.valueOf(sessionId));
     long now = clock.millis();
-    java.time.Duration idle = settings.limits().sessionIdleTimeout();
+    Duration idle = settings.limits().sessionIdleTimeout();
     if (!idle.isZero() && now - s.lastUsedMillis() > idle.toMillis()) {
       if (w.sessions.remove(sessionId, s)) w.stats.sessionsExpired.increment();
       throw SimError.sessionExpired(sessionId);
@@ -217,7 +221,7 @@ final class NemoBackend {
     boolean[] created = {false};
     RenderJob job = w.renders.computeIfAbsent(id, k -> {
       created[0] = true;
-      long renderMillis = settings.scaled(java.time.Duration.ofMillis(
+      long renderMillis = settings.scaled(Duration.ofMillis(
           ids.between(settings.timing().renderMin(), settings.timing().renderMax()))).toMillis();
       return new RenderJob(id, sessionId, caller.userId, now, renderMillis, durationMs, title,
           renderer.render(durationMs, title), dice.roll(dice.current().renderFailed()));

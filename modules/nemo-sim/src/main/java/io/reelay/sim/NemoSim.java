@@ -3,7 +3,9 @@ package io.reelay.sim;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -45,14 +47,14 @@ public final class NemoSim {
         .withRemoteAddressAttribute(true)
         .withTimeouts(ServerSettings.create(system.classicSystem()).getTimeouts()
             .withIdleTimeout(scala.concurrent.duration.FiniteDuration.create(
-                settings.server().idleTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)));
+                settings.server().idleTimeout().toMillis(), TimeUnit.MILLISECONDS)));
     return Http.get(system).newServerAt(settings.host(), settings.port())
         .withSettings(server)
         .bind(routes(backend, system))
         .thenApply(binding -> {
           String bound = "http://" + hostForUrl(settings.host()) + ":" + binding.localAddress().getPort();
           backend.publicBaseUrl(settings.publicBaseUrl().orElse(bound));
-          binding.addToCoordinatedShutdown(java.time.Duration.ofSeconds(5), system);
+          binding.addToCoordinatedShutdown(Duration.ofSeconds(5), system);
           return new NemoSim(binding, backend, bound);
         })
         .whenComplete((sim, e) -> { if (e != null) renderer.close(); });
@@ -88,7 +90,7 @@ public final class NemoSim {
 
   /** Stops accepting, gives open streams a moment, then stops the encoders. */
   public CompletionStage<Done> stop() {
-    return binding.terminate(java.time.Duration.ofSeconds(3))
+    return binding.terminate(Duration.ofSeconds(3))
         .thenApply(t -> {
           backend.renderer.close();
           return Done.getInstance();

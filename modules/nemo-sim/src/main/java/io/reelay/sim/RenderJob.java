@@ -1,6 +1,7 @@
 package io.reelay.sim;
 
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -14,7 +15,7 @@ final class RenderJob {
 
   enum Status { PENDING, PROCESSING, COMPLETED, FAILED;
     String wire() {
-      return name().toLowerCase(java.util.Locale.ROOT);
+      return name().toLowerCase(Locale.ROOT);
     }
   }
 

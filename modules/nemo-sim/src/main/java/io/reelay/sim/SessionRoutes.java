@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Map;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.Route;
 
@@ -30,7 +31,7 @@ final class SessionRoutes extends SimRoutes {
   }
 
   /** E1: no Bearer; the client id is required (HTTP 400 without it, as documented). */
-  private org.apache.pekko.http.javadsl.model.HttpResponse anonymousToken(Call call) {
+  private HttpResponse anonymousToken(Call call) {
     String clientId = call.header("X-Client-Id").map(String::strip).orElse("");
     if (clientId.isEmpty()) {
       return envelopeError(StatusCodes.BAD_REQUEST, 400, "X-Client-Id header is required (a UUID or stable id of at most 64 characters)");
@@ -44,7 +45,7 @@ final class SessionRoutes extends SimRoutes {
   }
 
   /** E3: a browser-only claim token for the session. */
-  private org.apache.pekko.http.javadsl.model.HttpResponse claimToken(Call call) {
+  private HttpResponse claimToken(Call call) {
     Account account = call.account();
     JsonNode body = call.json();
     call.session(account, text(body, "session_id", "sessionId"));
@@ -52,7 +53,7 @@ final class SessionRoutes extends SimRoutes {
   }
 
   /** E2: a task and its agent session; language is optional. */
-  private org.apache.pekko.http.javadsl.model.HttpResponse createSession(Call call) {
+  private HttpResponse createSession(Call call) {
     Account account = call.account();
     JsonNode body = call.json();
     String taskName = text(body, "task_name", "taskName");
@@ -63,13 +64,13 @@ final class SessionRoutes extends SimRoutes {
   }
 
   /** E6: total = available + frozen. */
-  private org.apache.pekko.http.javadsl.model.HttpResponse credits(Call call) {
+  private HttpResponse credits(Call call) {
     Account.Balance b = call.account().balance();
     return ok(Agent.map("available", b.available(), "frozen", b.frozen(), "total", b.total()));
   }
 
   /** E7: the session state with the abbreviated draft. */
-  private org.apache.pekko.http.javadsl.model.HttpResponse state(Call call, String sessionId) {
+  private HttpResponse state(Call call, String sessionId) {
     Account account = call.account();
     BackendSession s = call.session(account, sessionId);
     Draft draft = s.draft();

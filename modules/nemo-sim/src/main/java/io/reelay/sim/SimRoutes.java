@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.reelay.protocol.Json;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -16,6 +17,8 @@ import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.RemoteAddress;
+import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
@@ -132,8 +135,8 @@ abstract class SimRoutes extends AllDirectives {
     return latency.isZero() ? response : response.thenCompose(r -> later(latency, r));
   }
 
-  private static String address(org.apache.pekko.http.javadsl.model.RemoteAddress ip) {
-    return ip.getAddress().map(java.net.InetAddress::getHostAddress).orElse("unknown");
+  private static String address(RemoteAddress ip) {
+    return ip.getAddress().map(InetAddress::getHostAddress).orElse("unknown");
   }
 
   private CompletionStage<HttpResponse> answer(String endpoint, Call call,
@@ -220,7 +223,7 @@ abstract class SimRoutes extends AllDirectives {
     return e.retryAfterSeconds > 0 ? r.addHeader(RawHeader.create("Retry-After", Long.toString(e.retryAfterSeconds))) : r;
   }
 
-  static HttpResponse envelopeError(org.apache.pekko.http.javadsl.model.StatusCode status, int code, String message) {
+  static HttpResponse envelopeError(StatusCode status, int code, String message) {
     ObjectNode env = JsonNodeFactory.instance.objectNode();
     env.put("code", code);
     env.put("message", message);
@@ -228,7 +231,7 @@ abstract class SimRoutes extends AllDirectives {
     return json(status, env);
   }
 
-  static HttpResponse json(org.apache.pekko.http.javadsl.model.StatusCode status, Object body) {
+  static HttpResponse json(StatusCode status, Object body) {
     return HttpResponse.create().withStatus(status).withEntity(ContentTypes.APPLICATION_JSON, Json.bytes(body));
   }
 }

@@ -3,6 +3,7 @@ package io.reelay.sim;
 import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -79,7 +80,7 @@ public record SimSettings(
     }
 
     static Latency from(Config c) {
-      Map<String, Range> per = new java.util.HashMap<>();
+      Map<String, Range> per = new HashMap<>();
       for (String key : c.root().keySet()) {
         if (!key.equals("default")) per.put(key, Range.from(c.getConfig("\"" + key + "\"")));
       }

@@ -2,6 +2,7 @@ package io.reelay.sim;
 
 import io.reelay.protocol.Json;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -77,7 +78,7 @@ final class SseWire {
 
   /** The text cut into a few word-aligned chunks, as a model streams tokens. */
   static List<String> deltas(String text) {
-    List<String> out = new java.util.ArrayList<>();
+    List<String> out = new ArrayList<>();
     int size = Math.max(8, text.length() / 4);
     int start = 0;
     while (start < text.length()) {

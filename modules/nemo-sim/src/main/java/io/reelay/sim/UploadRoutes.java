@@ -4,12 +4,16 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.reelay.protocol.Json;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -17,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import javax.imageio.ImageIO;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
@@ -39,7 +44,7 @@ import org.apache.pekko.stream.javadsl.Source;
  */
 final class UploadRoutes extends SimRoutes {
 
-  private static final java.time.Duration JSON_TIMEOUT = java.time.Duration.ofSeconds(10);
+  private static final Duration JSON_TIMEOUT = Duration.ofSeconds(10);
   private static final long MAX_JSON_BYTES = 1024 * 1024;
 
   private final Materializer mat;
@@ -183,7 +188,7 @@ final class UploadRoutes extends SimRoutes {
       }
       case "image" -> {
         try {
-          java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(r.file().toFile());
+          BufferedImage img = ImageIO.read(r.file().toFile());
           if (img != null) {
             width = img.getWidth();
             height = img.getHeight();
@@ -229,7 +234,7 @@ final class UploadRoutes extends SimRoutes {
         info.put("height", backend.settings.videoHeight());
       }
       if (type.equals("video")) info.put("fps", Mp4Renderer.FPS);
-      info.put("hash", HexFormat.of().formatHex(sha256().digest(url.getBytes(java.nio.charset.StandardCharsets.UTF_8))).substring(0, 16));
+      info.put("hash", HexFormat.of().formatHex(sha256().digest(url.getBytes(StandardCharsets.UTF_8))).substring(0, 16));
       files.add(info);
     }
     files.forEach(session::addVideoInfo);
@@ -269,7 +274,7 @@ final class UploadRoutes extends SimRoutes {
 
   private static void deleteQuietly(Path dir) {
     try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException ignored) {
       // best effort: a leftover file in the cache dir harms nobody
     }

@@ -12,6 +12,5 @@ public enum Phase {
   STATE,
   EXPORTING,
   RENDERING,
-  DOWNLOADING,
   DONE
 }

@@ -1,7 +1,10 @@
 package io.reelay.protocol;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.regex.Pattern;
 
 /**
@@ -70,13 +73,13 @@ public final class RequestValidation {
     if (url.length() > MAX_CALLBACK_CHARS) {
       return "is longer than " + MAX_CALLBACK_CHARS + " characters";
     }
-    java.net.URI u;
+    URI u;
     try {
-      u = new java.net.URI(url);
-    } catch (java.net.URISyntaxException e) {
+      u = new URI(url);
+    } catch (URISyntaxException e) {
       return "is not a URL (" + e.getReason() + ")";
     }
-    String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(java.util.Locale.ROOT);
+    String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http") && !scheme.equals("https")) {
       return "must be an http:// or https:// URL";
     }

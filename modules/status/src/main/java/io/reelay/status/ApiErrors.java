@@ -13,6 +13,7 @@ import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -27,7 +28,7 @@ import org.slf4j.LoggerFactory;
 final class ApiErrors {
 
   private static final Logger log = LoggerFactory.getLogger(ApiErrors.class);
-  private static final RouteDirectives DIRECTIVES = new org.apache.pekko.http.javadsl.server.AllDirectives() {};
+  private static final RouteDirectives DIRECTIVES = new AllDirectives() {};
 
   private ApiErrors() {}
 

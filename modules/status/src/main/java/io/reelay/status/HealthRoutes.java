@@ -3,6 +3,7 @@ package io.reelay.status;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.reelay.protocol.Json;
+import java.nio.charset.StandardCharsets;
 import java.util.function.BooleanSupplier;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -39,7 +40,7 @@ final class HealthRoutes extends AllDirectives {
                     () ->
                         complete(
                             HttpResponse.create()
-                                .withEntity(HttpEntities.create(PROMETHEUS_TEXT, registry.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8)))))));
+                                .withEntity(HttpEntities.create(PROMETHEUS_TEXT, registry.scrape().getBytes(StandardCharsets.UTF_8)))))));
   }
 
   private Route readiness() {

@@ -1,24 +1,26 @@
 package io.reelay.status;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.reelay.protocol.Action;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.JsonProblems;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
 import io.reelay.protocol.RequestValidation;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.UUID;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.stream.Collectors;
+import java.util.concurrent.TimeoutException;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -134,8 +136,8 @@ final class RequestRoutes extends AllDirectives {
   }
 
   private static HttpResponse publishFailed(Throwable t) {
-    Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
-    if (cause instanceof java.util.concurrent.TimeoutException
+    Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    if (cause instanceof TimeoutException
         || cause instanceof org.apache.kafka.common.errors.TimeoutException) {
       return ApiErrors.response(
           StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE",
@@ -173,7 +175,7 @@ final class RequestRoutes extends AllDirectives {
     try {
       request = Json.mapper().treeToValue(obj, Request.class);
     } catch (JsonProcessingException e) {
-      throw ApiErrors.badRequest(describe(e));
+      throw ApiErrors.badRequest(JsonProblems.describe(e));
     } catch (IllegalArgumentException e) {
       throw ApiErrors.badRequest(e.getMessage());
     }
@@ -182,19 +184,6 @@ final class RequestRoutes extends AllDirectives {
       throw ApiErrors.badRequest(String.join("; ", problems));
     }
     return request;
-  }
-
-  private static String describe(JsonProcessingException e) {
-    String field = "";
-    if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
-      field =
-          m.getPath().stream()
-              .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-              .collect(Collectors.joining("."));
-    }
-    Throwable cause = e.getCause();
-    String why = cause instanceof IllegalArgumentException ? cause.getMessage() : e.getOriginalMessage();
-    return field.isEmpty() ? "invalid request: " + why : "invalid field '" + field + "': " + why;
   }
 
   private static long parseLastEventId(String value) {
@@ -210,7 +199,7 @@ final class RequestRoutes extends AllDirectives {
       return RequestState.valueOf(value.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw ApiErrors.badRequest(
-          "state must be one of " + java.util.Arrays.toString(RequestState.values()) + ", not '" + value + "'");
+          "state must be one of " + Arrays.toString(RequestState.values()) + ", not '" + value + "'");
     }
   }
 

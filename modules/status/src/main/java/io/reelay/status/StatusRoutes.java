@@ -3,6 +3,7 @@ package io.reelay.status;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
@@ -69,7 +70,7 @@ final class StatusRoutes extends AllDirectives {
                     .tag("method", req.method().name())
                     .tag("status", Integer.toString(resp.status().intValue()))
                     .register(registry)
-                    .record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
+                    .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
                 return resp;
               },
               () -> inner);

@@ -1,6 +1,7 @@
 package io.reelay.status;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
 import java.time.Duration;
 import java.util.Collections;
@@ -61,7 +62,7 @@ public record StatusSettings(
 
   /** The defaults of {@code reference.conf} (plus environment overrides). */
   public static StatusSettings defaults() {
-    return from(com.typesafe.config.ConfigFactory.load().getConfig("reelay.status"));
+    return from(ConfigFactory.load().getConfig("reelay.status"));
   }
 
   /**

@@ -1,12 +1,14 @@
 package io.reelay.status;
 
 import io.reelay.protocol.Event;
+import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -67,7 +69,7 @@ public final class StatusView {
 
   private final Map<String, Entry> entries = new LinkedHashMap<>();
   private final Set<String> finishedOrder = new LinkedHashSet<>();
-  private final Map<String, Set<String>> bySession = new java.util.HashMap<>();
+  private final Map<String, Set<String>> bySession = new HashMap<>();
   private final EnumMap<RequestState, Integer> stateCounts = new EnumMap<>(RequestState.class);
   private long clock;
   private long unfinishedEvictions;
@@ -312,6 +314,6 @@ public final class StatusView {
   }
 
   static String tenantOf(Event e) {
-    return e.tenant() == null || e.tenant().isBlank() ? io.reelay.protocol.Request.DEFAULT_TENANT : e.tenant();
+    return e.tenant() == null || e.tenant().isBlank() ? Request.DEFAULT_TENANT : e.tenant();
   }
 }

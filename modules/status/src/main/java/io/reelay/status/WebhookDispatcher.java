@@ -1,13 +1,17 @@
 package io.reelay.status;
 
 import com.typesafe.config.Config;
+import io.reelay.protocol.Json;
+import io.reelay.protocol.Topics;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import javax.crypto.Mac;
@@ -42,7 +46,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Webhooks: a request sent with a {@code callbackUrl} gets its terminal event POSTed there.
  *
- * <p>The worker puts the URL in a header ({@link io.reelay.protocol.Topics#CALLBACK_URL_HEADER}) of the request's record on the
+ * <p>The worker puts the URL in a header ({@link Topics#CALLBACK_URL_HEADER}) of the request's record on the
  * completions topic, never in the event itself (a URL may carry the receiver's own secret, and the
  * status API shows events). This dispatcher reads the completions topic as a consumer group of its
  * own and commits a record once its webhook was delivered or given up: delivery is at least once,
@@ -135,7 +139,7 @@ public final class WebhookDispatcher {
   }
 
   private CompletionStage<Done> deliver(ConsumerRecord<String, byte[]> record) {
-    Header h = record.headers().lastHeader(io.reelay.protocol.Topics.CALLBACK_URL_HEADER);
+    Header h = record.headers().lastHeader(Topics.CALLBACK_URL_HEADER);
     if (h == null || record.value() == null) {
       return CompletableFuture.completedFuture(Done.getInstance());
     }
@@ -194,7 +198,7 @@ public final class WebhookDispatcher {
 
   private static String eventId(ConsumerRecord<String, byte[]> record) {
     try {
-      var node = io.reelay.protocol.Json.mapper().readTree(record.value());
+      var node = Json.mapper().readTree(record.value());
       return record.key() + ":" + node.path("seq").asLong();
     } catch (Exception e) {
       return record.key() + ":?";
@@ -208,12 +212,12 @@ public final class WebhookDispatcher {
       mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
       mac.update((seconds + ".").getBytes(StandardCharsets.UTF_8));
       return "t=" + seconds + ",v1=" + HexFormat.of().formatHex(mac.doFinal(body));
-    } catch (java.security.GeneralSecurityException e) {
+    } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 unavailable", e);
     }
   }
 
   private static Throwable unwrap(Throwable t) {
-    return t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+    return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
   }
 }

@@ -1,0 +1,196 @@
+package io.reelay.nemo;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.reelay.nemo.NemoClient.RetryNotice;
+import io.reelay.protocol.Json;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.actor.ClassicActorSystemProvider;
+import org.apache.pekko.event.LoggingAdapter;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
+import org.apache.pekko.http.javadsl.model.HttpMethods;
+import org.apache.pekko.http.javadsl.model.HttpRequest;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.Authorization;
+import org.apache.pekko.http.javadsl.model.headers.HttpCredentials;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.settings.ClientConnectionSettings;
+import org.apache.pekko.http.javadsl.settings.ConnectionPoolSettings;
+import org.apache.pekko.pattern.Patterns;
+import org.apache.pekko.stream.Materializer;
+
+/**
+ * How {@link NemoClient} reaches the backend: the connection pool, the attribution headers on
+ * every request, the per-host rate limit, the retry rows of {@link FailurePolicy}, and answers
+ * unwrapped from either envelope. Failures come out as {@link NemoException}s.
+ */
+final class NemoTransport {
+
+  private final NemoSettings settings;
+  private final ActorSystem system;
+  private final Http http;
+  private final Materializer mat;
+  private final ConnectionPoolSettings pool;
+  private final List<HttpHeader> attribution;
+  private final LoggingAdapter log;
+  private final RateLimiter limiter;
+  private final Consumer<RetryNotice> onRetry;
+
+  NemoTransport(ClassicActorSystemProvider system, NemoSettings settings) {
+    this.settings = settings;
+    this.system = system.classicSystem();
+    this.http = Http.get(this.system);
+    this.mat = Materializer.matFromSystem(system);
+    this.log = this.system.log();
+    Duration idle = settings.sseHeartbeatTimeout().plusSeconds(30);
+    this.pool =
+        ConnectionPoolSettings.create(this.system)
+            .withMaxConnections(settings.maxConnections())
+            .withMaxOpenRequests(settings.maxOpenRequests())
+            // retries are FailurePolicy's alone: the pool's own (5 by default, for idempotent
+            // methods) would multiply every attempt and hide faults from the policy
+            .withMaxRetries(0)
+            .withIdleTimeout(idle)
+            .withConnectionSettings(
+                ClientConnectionSettings.create(this.system)
+                    .withIdleTimeout(idle)
+                    // raw bytes carry the Authorization header: never log them, whatever the config says
+                    .withLogUnencryptedNetworkBytes(Optional.empty()));
+    this.attribution =
+        List.of(
+            RawHeader.create("X-Skill-Source", settings.skillSource()),
+            RawHeader.create("X-Skill-Version", settings.skillVersion()),
+            RawHeader.create("X-Skill-Platform", settings.skillPlatform()));
+    this.limiter =
+        RateLimiter.forHost(this.system, hostOf(settings.baseUrl()), settings.callsPerSecond(), settings.callsBurst());
+    this.onRetry = n -> {};
+  }
+
+  private NemoTransport(NemoTransport base, Consumer<RetryNotice> onRetry) {
+    this.settings = base.settings;
+    this.system = base.system;
+    this.http = base.http;
+    this.mat = base.mat;
+    this.log = base.log;
+    this.pool = base.pool;
+    this.attribution = base.attribution;
+    this.limiter = base.limiter;
+    this.onRetry = onRetry;
+  }
+
+  /** The same transport (same pool and limiter) telling {@code onRetry} before each retry it makes. */
+  NemoTransport withRetryListener(Consumer<RetryNotice> onRetry) {
+    return new NemoTransport(this, onRetry);
+  }
+
+  private static String hostOf(String url) {
+    try {
+      URI u = URI.create(url);
+      return u.getHost() + ":" + u.getPort();
+    } catch (IllegalArgumentException e) {
+      return url;
+    }
+  }
+
+  Materializer materializer() {
+    return mat;
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /** A GET of a path on the backend. */
+  HttpRequest get(String path) {
+    return getUrl(settings.baseUrl() + path);
+  }
+
+  /** A GET of any URL (a CDN's too), with the attribution headers and without a token. */
+  HttpRequest getUrl(String url) {
+    return HttpRequest.GET(url).addHeaders(attribution);
+  }
+
+  /** A POST of a path on the backend; {@code body} null for none. */
+  HttpRequest post(String path, JsonNode body) {
+    HttpRequest r = HttpRequest.create(settings.baseUrl() + path).withMethod(HttpMethods.POST).addHeaders(attribution);
+    return body == null ? r : r.withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, Json.bytes(body)));
+  }
+
+  static HttpHeader bearer(Token token) {
+    return Authorization.create(HttpCredentials.createOAuth2BearerToken(token.reveal()));
+  }
+
+  // ---------------------------------------------------------------- calls
+
+  /** One request through the limiter and the pool; a failure to get an answer is a {@link NemoException.Transport}. */
+  CompletionStage<HttpResponse> send(HttpRequest req, String what) {
+    CompletionStage<Void> permit = limiter == null ? CompletableFuture.completedFuture(null) : limiter.acquire();
+    return permit
+        .thenCompose(p -> http.singleRequest(req, http.defaultClientHttpsContext(), pool, log))
+        .exceptionally(
+            e -> {
+              Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+              throw new NemoException.Transport(what, cause);
+            });
+  }
+
+  /** One request whose whole answer is JSON in either envelope. */
+  CompletionStage<JsonNode> json(HttpRequest req, String what) {
+    return send(req, what).thenCompose(resp -> strictJson(resp, what));
+  }
+
+  /**
+   * Runs a repeatable call, retrying the transport rows of {@link FailurePolicy} (429 once after
+   * the stated wait, 5xx/resets with backoff); everything else fails at once.
+   */
+  <T> CompletionStage<T> retrying(String what, Supplier<CompletionStage<T>> call) {
+    return attempt(what, call, 1, false);
+  }
+
+  /** Runs a call that must not be repeated once it may have reached the backend: only a 429 (a refusal) is retried. */
+  <T> CompletionStage<T> retryingRefusals(String what, Supplier<CompletionStage<T>> call) {
+    return attempt(what, call, 1, true);
+  }
+
+  private <T> CompletionStage<T> attempt(String what, Supplier<CompletionStage<T>> call, int attempt, boolean only429) {
+    return call.get()
+        .handle((ok, err) -> {
+          if (err == null) {
+            return CompletableFuture.completedFuture(ok);
+          }
+          Throwable cause = FailurePolicy.unwrap(err);
+          Duration wait = settings.retry().delay(cause, attempt, ThreadLocalRandom.current().nextDouble());
+          if (wait == null || (only429 && FailurePolicy.remedy(cause) != FailurePolicy.Remedy.WAIT_AND_RETRY_ONCE)) {
+            return CompletableFuture.<T>failedFuture(cause);
+          }
+          String code = cause instanceof NemoException n ? n.code() : cause.getClass().getSimpleName();
+          log.info("{} failed ({}), retry {} in {} ms", what, code, attempt, wait.toMillis());
+          onRetry.accept(new RetryNotice(what, attempt, wait, code));
+          return Patterns.after(wait, system.scheduler(), system.dispatcher(), () -> attempt(what, call, attempt + 1, only429));
+        })
+        .thenCompose(x -> x);
+  }
+
+  /** Reads a whole JSON answer and unwraps either envelope; errors become {@link NemoException}s. */
+  CompletionStage<JsonNode> strictJson(HttpResponse resp, String what) {
+    int status = resp.status().intValue();
+    String retryAfter = resp.getHeader("Retry-After").map(HttpHeader::value).orElse(null);
+    return resp.entity()
+        .toStrict(settings.requestTimeout().toMillis(), mat)
+        .exceptionally(
+            e -> {
+              throw new NemoException.Transport(what + " body", e instanceof CompletionException ? e.getCause() : e);
+            })
+        .thenApply(strict -> Envelope.unwrap(status, strict.getData().toArray(), retryAfter));
+  }
+}
