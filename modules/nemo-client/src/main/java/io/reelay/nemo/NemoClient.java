@@ -54,16 +54,19 @@ public final class NemoClient {
 
   private final NemoSettings settings;
   private final NemoTransport transport;
-  private final RenderPoller.Convention renderConvention = new RenderPoller.Convention();
+  // what renders of this backend taught about its progress convention, shared by every poller
+  private final RenderPoller.Convention renderConvention;
 
   public NemoClient(ClassicActorSystemProvider system, NemoSettings settings) {
     this.settings = settings;
     this.transport = new NemoTransport(system, settings);
+    this.renderConvention = new RenderPoller.Convention();
   }
 
   private NemoClient(NemoClient base, Consumer<RetryNotice> onRetry) {
     this.settings = base.settings;
     this.transport = base.transport.withRetryListener(onRetry);
+    this.renderConvention = base.renderConvention;
   }
 
   /** The same client (same pool and limiter) telling {@code onRetry} before each retry it makes. */

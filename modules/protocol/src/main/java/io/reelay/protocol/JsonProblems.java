@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
+import java.util.List;
 
 /** Jackson's failures as a person reads them: the field and what is wrong with it, one line. */
 public final class JsonProblems {
@@ -27,7 +28,7 @@ public final class JsonProblems {
           ? "nested deeper than " + sc.getOriginalMessage().replaceAll(".*maximum allowed \\((\\d+).*", "$1") + " levels"
           : "a JSON value longer than any request needs";
     } else if (t instanceof JsonMappingException jm) {
-      String field = jm.getPath().isEmpty() ? null : jm.getPath().get(jm.getPath().size() - 1).getFieldName();
+      String field = jm.getPath().isEmpty() ? null : path(jm.getPath());
       String where = field == null ? "" : "field '" + field + "': ";
       String original = jm.getOriginalMessage();
       if (jm.getCause() instanceof IllegalArgumentException iae) {
@@ -52,6 +53,19 @@ public final class JsonProblems {
     int nl = m.indexOf('\n');
     m = nl > 0 ? m.substring(0, nl) : m;
     return m.length() > 300 ? m.substring(0, 300) + "…" : m;
+  }
+
+  /** Where in the document: {@code upload.url}, {@code items[2].name}. */
+  private static String path(List<JsonMappingException.Reference> refs) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonMappingException.Reference r : refs) {
+      if (r.getFieldName() != null) {
+        sb.append(sb.length() == 0 ? "" : ".").append(r.getFieldName());
+      } else {
+        sb.append('[').append(r.getIndex()).append(']');
+      }
+    }
+    return sb.toString();
   }
 
   /** What a field of this Java type looks like in JSON, for a person. */

@@ -12,7 +12,7 @@ class JsonProblemsTest {
   void aWrongTypeNamesTheFieldAndWhatItMustBe() {
     assertThat(describe("{\"v\":\"one\"}")).isEqualTo("field 'v': must be a whole number");
     assertThat(describe("{\"v\":1,\"upload\":\"x\"}")).isEqualTo("field 'upload': must be a JSON object");
-    assertThat(describe("{\"v\":1,\"upload\":{\"url\":{}}}")).isEqualTo("field 'url': must be a string");
+    assertThat(describe("{\"v\":1,\"upload\":{\"url\":{}}}")).isEqualTo("field 'upload.url': must be a string");
     assertThat(describe("{\"v\":1,\"submittedAt\":\"yesterday\"}"))
         .isEqualTo("field 'submittedAt': must be an ISO-8601 time such as 2026-01-31T12:00:00Z");
     assertThat(describe("{\"v\":null}")).isEqualTo("field 'v': required, a whole number");

@@ -50,8 +50,4 @@ final class Capacity {
   synchronized int inUse() {
     return inUse;
   }
-
-  synchronized int waiting() {
-    return waiting.size();
-  }
 }

@@ -2,15 +2,18 @@ package io.reelay.worker;
 
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.SessionSnapshot;
 import io.reelay.protocol.Topics;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -44,7 +47,7 @@ public final class EventPublisher implements AutoCloseable {
   private final Topics topics;
   // the last seq published per unfinished request, so whoever ends a request after a crash
   // continues its sequence
-  private final java.util.concurrent.ConcurrentHashMap<String, Long> lastSeq = new java.util.concurrent.ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Long> lastSeq = new ConcurrentHashMap<>();
 
   private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "reelay-event-sender");
@@ -94,7 +97,7 @@ public final class EventPublisher implements AutoCloseable {
     if (e.isTerminal()) {
       ProducerRecord<String, byte[]> record = new ProducerRecord<>(topics.completions(), e.requestId(), json);
       if (callbackUrl != null && !callbackUrl.isBlank()) {
-        record.headers().add(io.reelay.protocol.Topics.CALLBACK_URL_HEADER, callbackUrl.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        record.headers().add(Topics.CALLBACK_URL_HEADER, callbackUrl.getBytes(StandardCharsets.UTF_8));
       }
       CompletionStage<Void> completion = send(record);
       return sent.thenCombine(completion, (a, b) -> null);
@@ -108,7 +111,7 @@ public final class EventPublisher implements AutoCloseable {
    * key), so whoever is assigned that requests partition finds it in the same sessions partition.
    * Without a known partition (a session not fed from Kafka), the key decides.
    */
-  public CompletionStage<Void> snapshot(io.reelay.protocol.SessionSnapshot s, int partition) {
+  public CompletionStage<Void> snapshot(SessionSnapshot s, int partition) {
     String key = snapshotKey(s.tenant(), s.sessionKey());
     return send(new ProducerRecord<>(topics.sessions(), partition >= 0 ? partition : null, key, Json.bytes(s)));
   }
@@ -142,7 +145,7 @@ public final class EventPublisher implements AutoCloseable {
     byte[] value = rec.value();
     boolean cut = value != null && value.length > maxBytes;
     ProducerRecord<String, byte[]> r =
-        new ProducerRecord<>(topics.dlq(), rec.key(), cut ? java.util.Arrays.copyOf(value, (int) maxBytes) : value);
+        new ProducerRecord<>(topics.dlq(), rec.key(), cut ? Arrays.copyOf(value, (int) maxBytes) : value);
     if (cut) {
       r.headers().add("reelay.truncated", Integer.toString(value.length).getBytes(StandardCharsets.UTF_8));
     }

@@ -6,7 +6,7 @@ import io.reelay.nemo.FailurePolicy;
 
 /**
  * What a person reads when a request fails: the reason and a hint they can act on, for every row of
- * the seed's error table. Whether a failure is retried is {@link io.reelay.nemo.FailurePolicy}'s call.
+ * the seed's error table. Whether a failure is retried is {@code FailurePolicy}'s call.
  */
 public final class FailureReport {
 

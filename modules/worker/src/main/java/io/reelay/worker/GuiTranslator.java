@@ -1,8 +1,10 @@
 package io.reelay.worker;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -40,8 +42,8 @@ final class GuiTranslator {
   private GuiTranslator() {}
 
   /** The GUI instructions in {@code text} that ask for an action the session can take by API. */
-  static java.util.Set<GuiAction> actions(String text) {
-    java.util.EnumSet<GuiAction> out = java.util.EnumSet.noneOf(GuiAction.class);
+  static Set<GuiAction> actions(String text) {
+    EnumSet<GuiAction> out = EnumSet.noneOf(GuiAction.class);
     for (String sentence : SENTENCE.split(text.strip())) {
       String lower = sentence.toLowerCase(Locale.ROOT);
       if (GUI.stream().anyMatch(p -> p.matcher(lower).find()) || lower.contains("check your")) {

@@ -3,25 +3,19 @@ package io.reelay.worker;
 import io.reelay.nemo.NemoClient;
 import io.reelay.protocol.Action;
 import io.reelay.protocol.Event;
-import io.reelay.protocol.Event.ErrorInfo;
-import io.reelay.protocol.Phase;
 import io.reelay.protocol.Request;
-import io.reelay.protocol.RequestState;
 import io.reelay.protocol.SessionSnapshot;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.Iterator;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -97,22 +91,20 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private record Passivate(String session) implements Command {}
 
   private static final int MAX_RESTARTS = 3;
-  private static final int REMEMBERED = 1000;
 
   /**
-   * Makes the behavior of one session (injected in tests). {@code memory} holds the session's latest
-   * snapshot (null for a new session): the session keeps it current, and each (re)start begins from it.
+   * Makes the behavior of one session (injected in tests). {@code memory} is what the session
+   * remembers (its latest snapshot): the session keeps it current, and each (re)start begins from it.
    */
   @FunctionalInterface
   public interface SessionFactory {
-    Behavior<SessionActor.Command> create(
-        String session, Request first, AtomicReference<SessionSnapshot> memory, ActorRef<Command> registry);
+    Behavior<SessionActor.Command> create(String session, Request first, SessionMemory memory, ActorRef<Command> registry);
   }
 
   public static Behavior<Command> create(WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher) {
+    RequestEvents requestEvents = new RequestEvents(events);
     return create(events, settings.handoverTimeout(), settings.sessionIdleTimeout(),
-        (session, first, memory, registry) -> SessionActor.create(
-            session, first.sessionKey(), first.tenantOrDefault(), memory, settings, client, events, cipher, registry));
+        (session, first, memory, registry) -> SessionActor.create(session, memory, settings, client, requestEvents, cipher, registry));
   }
 
   public static Behavior<Command> create(
@@ -122,7 +114,8 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   }
 
   private final SessionFactory factory;
-  private final EventPublisher events;
+  private final EventPublisher out;
+  private final RequestEvents events;
   private final Duration handoverTimeout;
   private final Duration idleTimeout;
   private final TimerScheduler<Command> timers;
@@ -155,22 +148,20 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     }
   }
 
-  /** One session: its actor, what waits, what runs, what it has finished. */
+  /** One session: its actor, what waits, what runs, what it remembers. */
   private static final class Slot {
     final int partition;
-    final AtomicReference<SessionSnapshot> memory = new AtomicReference<>();
+    final SessionMemory memory;
     ActorRef<SessionActor.Command> actor;
     boolean started;
     final Deque<Pending> queue = new ArrayDeque<>();
     Pending running;
     final Map<String, Pending> cancels = new HashMap<>(); // handed to the actor
-    // requests finished here or by the previous owner, to recognise one delivered again
-    final LinkedHashSet<String> finished = new LinkedHashSet<>();
-    long doneThrough = -1;
     String inFlightAtLastOwner;
 
-    Slot(int partition) {
+    Slot(int partition, SessionMemory memory) {
       this.partition = partition;
+      this.memory = memory;
     }
 
     boolean idle() {
@@ -187,16 +178,10 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       return queue.stream().filter(q -> q.id().equals(requestId)).findFirst().orElse(null);
     }
 
+    /** Finished here or by a previous owner: by its id, or (a session runs its requests in offset order) by its offset. */
     boolean done(String requestId, Origin origin) {
-      return finished.contains(requestId)
-          || (origin.offset() >= 0 && origin.offset() <= doneThrough && !requestId.equals(inFlightAtLastOwner));
-    }
-
-    void remember(String requestId) {
-      finished.add(requestId);
-      if (finished.size() > REMEMBERED) {
-        finished.remove(finished.iterator().next());
-      }
+      return memory.remembers(requestId)
+          || (origin.offset() >= 0 && origin.offset() <= memory.doneThrough() && !requestId.equals(inFlightAtLastOwner));
     }
   }
 
@@ -204,7 +189,8 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       Duration handoverTimeout, Duration idleTimeout, SessionFactory factory) {
     super(ctx);
     this.factory = factory;
-    this.events = events;
+    this.out = events;
+    this.events = new RequestEvents(events);
     this.handoverTimeout = handoverTimeout;
     this.idleTimeout = idleTimeout;
     this.timers = timers;
@@ -232,12 +218,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       if (sessions.containsKey(id)) {
         continue; // still live here: what it holds is newer than its snapshot
       }
-      Slot slot = new Slot(r.partition());
-      slot.memory.set(s);
-      if (s.recentRequestIds() != null) {
-        s.recentRequestIds().forEach(slot::remember);
-      }
-      slot.doneThrough = s.doneThroughOffset() == null ? -1 : s.doneThroughOffset();
+      Slot slot = new Slot(r.partition(), new SessionMemory(s.sessionKey(), s.tenant(), s, r.partition(), out));
       slot.inFlightAtLastOwner = s.inFlight() == null ? null : s.inFlight().requestId();
       sessions.put(id, slot);
       restoredSessions++;
@@ -292,23 +273,22 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       return this;
     }
     String session = sessionId(r.tenantOrDefault(), r.sessionKey());
-    Slot slot = sessions.computeIfAbsent(session, k -> new Slot(s.origin().partition()));
+    Slot slot = sessions.computeIfAbsent(session, k -> new Slot(o.partition(),
+        new SessionMemory(r.sessionKey(), r.tenantOrDefault(), null, o.partition(), out)));
     Pending known = slot.find(r.requestId());
     if (known != null) {
       // delivered again while in hand: it runs once; this copy is answered with the first
       known.waiters.add(s.replyTo());
       return this;
     }
-    if (slot.done(r.requestId(), s.origin())) {
-      SessionSnapshot memory = slot.memory.get();
-      Event pending = memory == null ? null : memory.pendingTerminal();
-      if (pending != null && pending.requestId().equals(r.requestId())) {
+    if (slot.done(r.requestId(), o)) {
+      Event pending = slot.memory.takePendingTerminal(r.requestId());
+      if (pending != null) {
         // the previous owner stopped between recording its end and hearing Kafka take the terminal
         // event: publish it (the same event, the same seq) rather than run the request again
         getContext().getLog().info("request {} delivered again; it finished, its terminal event is published again", r.requestId());
-        slot.memory.set(SessionActor.withoutPendingTerminal(memory));
         ActorRef<Outcome> replyTo = s.replyTo();
-        events.publish(pending, r.callbackUrl()).whenComplete((ok, err) -> replyTo.tell(Outcome.FINISHED));
+        events.republish(pending, r.callbackUrl()).whenComplete((ok, err) -> replyTo.tell(Outcome.FINISHED));
         return this;
       }
       getContext().getLog().info("request {} delivered again; it finished already, not run twice", r.requestId());
@@ -326,12 +306,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       p.resume = true;
       slot.queue.addFirst(p);
     } else {
-      // a previous owner may have published QUEUED (seq 1) already: then start above it
-      long queuedSeq = s.origin().replayed() ? 2 : 1;
-      int ahead = slot.queue.size() + (slot.running == null ? 0 : 1);
-      publish(r, queuedSeq, RequestState.QUEUED,
-          ahead == 0 ? "Accepted" : "Queued behind " + ahead + " request(s) of this session", null);
-      p.firstSeq = queuedSeq + 1;
+      p.firstSeq = events.queued(r, o.replayed(), slot.queue.size() + (slot.running == null ? 0 : 1));
       slot.queue.add(p);
     }
     dispatch(session, slot);
@@ -348,33 +323,15 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     for (Pending q : slot.queue) {
       if (q.id().equals(target) && !q.resume) {
         slot.queue.remove(q);
-        finishedHere(slot, q.id());
-        finishedHere(slot, c.id());
-        publish(q.request, q.firstSeq, RequestState.CANCELLED, "Cancelled before it started", null)
-            .whenComplete((ok, err) -> q.answer(Outcome.FINISHED));
-        publish(c.request, 1, RequestState.COMPLETED, "Cancelled " + target, null)
-            .whenComplete((ok, err) -> c.answer(Outcome.FINISHED));
+        slot.memory.remember(q.id(), null, null);
+        slot.memory.remember(c.id(), null, null);
+        events.cancelledBeforeStart(q.request, q.firstSeq).whenComplete((ok, err) -> q.answer(Outcome.FINISHED));
+        events.cancelDone(c.request).whenComplete((ok, err) -> c.answer(Outcome.FINISHED));
         return;
       }
     }
-    String msg = "Nothing to cancel: " + target + " is not running or queued in this session";
-    finishedHere(slot, c.id());
-    publish(c.request, 1, RequestState.FAILED, msg,
-            new ErrorInfo("NOT_CANCELLABLE", msg, false, "It may have finished already: check its status"))
-        .whenComplete((ok, err) -> c.answer(Outcome.FINISHED));
-  }
-
-  /** Finished without the session running it: remembered here and in the session's snapshot. */
-  private void finishedHere(Slot slot, String requestId) {
-    slot.remember(requestId);
-    if (slot.actor != null) {
-      slot.actor.tell(new SessionActor.Remember(requestId));
-    } else {
-      SessionSnapshot s = slot.memory.updateAndGet(x -> x == null ? null : SessionActor.withFinished(x, requestId));
-      if (s != null) {
-        events.snapshot(s, slot.partition);
-      }
-    }
+    slot.memory.remember(c.id(), null, null);
+    events.notCancellable(c.request, "is not running or queued in this session").whenComplete((ok, err) -> c.answer(Outcome.FINISHED));
   }
 
   private void dispatch(String session, Slot slot) {
@@ -394,13 +351,14 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       return this;
     }
     Pending cancel = slot.cancels.remove(f.requestId());
+    if (cancel != null || (slot.running != null && slot.running.id().equals(f.requestId()))) {
+      slot.memory.remember(f.requestId(), null, null); // the session wrote it as it finished: then nothing to do
+    }
     if (cancel != null) {
-      slot.remember(f.requestId());
       cancel.answer(Outcome.FINISHED);
     } else if (slot.running != null && slot.running.id().equals(f.requestId())) {
       slot.running.answer(Outcome.FINISHED);
       slot.running = null;
-      slot.remember(f.requestId());
       dispatch(f.session(), slot);
     }
     if (slot.idle() && slot.actor != null) {
@@ -434,7 +392,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       Pending p = slot.running;
       getContext().getLog().warn("session {} restarted after a crash; resuming request {}", s.session(), p.id());
       p.resume = true;
-      p.firstSeq = Math.max(p.firstSeq, events.nextSeq(p.id()));
+      p.firstSeq = events.resumeFrom(p.id(), p.firstSeq);
       slot.actor.tell(new SessionActor.Handle(p.request, p.origin, p.firstSeq, true));
     }
     slot.started = true;
@@ -456,18 +414,14 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     Pending lost = slot.running;
     slot.running = null;
     if (lost != null) {
-      finishedHere(slot, lost.id());
-      Request r = lost.request;
-      getContext().getLog().error("request {} of session {}: {}", r.requestId(), session, reason);
-      publish(r, Math.max(lost.firstSeq, events.nextSeq(r.requestId())), RequestState.FAILED, "Failed: " + reason,
-              new ErrorInfo("SESSION_CRASHED", reason, true,
-                  "It was not run again, to avoid paying twice; check the session state, then resubmit under a new requestId"))
-          .whenComplete((ok, err) -> lost.answer(Outcome.FINISHED));
+      slot.memory.remember(lost.id(), null, null);
+      getContext().getLog().error("request {} of session {}: {}", lost.id(), session, reason);
+      events.crashed(lost.request, lost.firstSeq, reason).whenComplete((ok, err) -> lost.answer(Outcome.FINISHED));
     }
     dispatch(session, slot);
   }
 
-  private ActorRef<SessionActor.Command> spawn(String session, Request r, AtomicReference<SessionSnapshot> memory) {
+  private ActorRef<SessionActor.Command> spawn(String session, Request r, SessionMemory memory) {
     Behavior<SessionActor.Command> behavior =
         Behaviors.supervise(factory.create(session, r, memory, getContext().getSelf()))
             .onFailure(
@@ -476,11 +430,6 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     ActorRef<SessionActor.Command> ref = getContext().spawnAnonymous(behavior);
     getContext().watch(ref);
     return ref;
-  }
-
-  private CompletionStage<Void> publish(Request r, long seq, RequestState state, String message, ErrorInfo error) {
-    return events.publish(new Event(Event.VERSION, r.requestId(), r.sessionKey(), r.tenantOrDefault(), seq, Instant.now(),
-        state, state == RequestState.QUEUED ? Phase.QUEUED : Phase.DONE, message, null, null, error), r.callbackUrl());
   }
 
   /** Sessions of different tenants never share an actor, even under the same key. */

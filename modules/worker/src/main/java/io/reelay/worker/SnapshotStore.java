@@ -1,6 +1,7 @@
 package io.reelay.worker;
 
 import io.reelay.protocol.Json;
+import io.reelay.protocol.JsonProblems;
 import io.reelay.protocol.SessionSnapshot;
 import io.reelay.protocol.Topics;
 import java.time.Duration;
@@ -63,7 +64,7 @@ final class SnapshotStore implements AutoCloseable {
         try {
           latest.put(r.key(), Json.read(r.value(), SessionSnapshot.class));
         } catch (RuntimeException e) {
-          log.warn("unreadable snapshot at {}@{} skipped: {}", sessions, r.offset(), Worker.shortReason(e));
+          log.warn("unreadable snapshot at {}@{} skipped: {}", sessions, r.offset(), JsonProblems.describe(e));
         }
       }
     }

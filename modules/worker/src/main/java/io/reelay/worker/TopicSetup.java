@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -47,7 +48,7 @@ public final class TopicSetup {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while creating topics", e);
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       throw new IllegalStateException("Kafka at " + bootstrap + " did not answer within 30 s: is it running?", e);
     }
   }
@@ -57,7 +58,7 @@ public final class TopicSetup {
    * moment ago can fail with NOT_LEADER_OR_FOLLOWER, and an idempotent producer whose first batch
    * failed that way while later ones succeeded then retries it forever (OUT_OF_ORDER_SEQUENCE_NUMBER).
    */
-  private static void awaitLeaders(Admin admin, List<String> names) throws InterruptedException, java.util.concurrent.TimeoutException {
+  private static void awaitLeaders(Admin admin, List<String> names) throws InterruptedException, TimeoutException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (true) {
       try {
@@ -71,7 +72,7 @@ public final class TopicSetup {
         // UnknownTopicOrPartition while the broker catches up with the controller: ask again
       }
       if (System.nanoTime() > deadline) {
-        throw new java.util.concurrent.TimeoutException("partitions of " + names + " still have no leader");
+        throw new TimeoutException("partitions of " + names + " still have no leader");
       }
       Thread.sleep(100);
     }

@@ -5,15 +5,12 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.reelay.nemo.NemoClient;
 import io.reelay.nemo.NemoSettings;
-import io.reelay.protocol.Event;
-import io.reelay.protocol.Event.ErrorInfo;
+import io.reelay.protocol.Action;
 import io.reelay.protocol.Json;
-import io.reelay.protocol.Phase;
+import io.reelay.protocol.JsonProblems;
 import io.reelay.protocol.Request;
-import io.reelay.protocol.RequestState;
 import io.reelay.protocol.RequestValidation;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,6 +34,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.kafka.AutoSubscription;
 import org.apache.pekko.kafka.CommitterSettings;
 import org.apache.pekko.kafka.RestrictedConsumer;
@@ -71,6 +69,7 @@ public final class Worker {
 
   private final ActorSystem<?> system;
   private final EventPublisher events;
+  private final RequestEvents requestEvents;
   private final SnapshotStore snapshots;
   private final ActorRef<SessionRegistry.Command> sessions;
   private final Consumer.DrainingControl<Done> control;
@@ -98,6 +97,7 @@ public final class Worker {
     Map<String, String> producer = new HashMap<>(settings.producerProperties());
     producer.putIfAbsent("max.request.size", Long.toString(Math.max(1 << 20, 2L * DLQ_MAX_BYTES)));
     this.events = new EventPublisher(settings.bootstrapServers(), settings.topics(), producer);
+    this.requestEvents = new RequestEvents(events);
     this.snapshots = new SnapshotStore(settings.bootstrapServers(), settings.topics());
     this.capacity = new Capacity(settings.maxActiveRequests());
     String id = UUID.randomUUID().toString().substring(0, 8);
@@ -162,7 +162,7 @@ public final class Worker {
     }
 
     boolean needsCapacity() {
-      return request != null && request.effectiveAction() != io.reelay.protocol.Action.CANCEL;
+      return request != null && request.effectiveAction() != Action.CANCEL;
     }
   }
 
@@ -221,7 +221,7 @@ public final class Worker {
     // down with the system logs "shut down unexpectedly" at ERROR whenever a connection is open
     CoordinatedShutdown.get(system)
         .addTask(CoordinatedShutdown.PhaseServiceStop(), "close-backend-pools-" + w.hashCode(),
-            () -> org.apache.pekko.http.javadsl.Http.get(system).shutdownAllConnectionPools().thenApply(x -> Done.getInstance()));
+            () -> Http.get(system).shutdownAllConnectionPools().thenApply(x -> Done.getInstance()));
     return w;
   }
 
@@ -354,7 +354,7 @@ public final class Worker {
     try {
       request = Json.read(rec.value(), Request.class);
     } catch (RuntimeException e) {
-      return new InHand(msg, "not a valid request: " + shortReason(e));
+      return new InHand(msg, "not a valid request: " + JsonProblems.describe(e));
     }
     if (request == null) {
       return new InHand(msg, "empty record");
@@ -363,7 +363,7 @@ public final class Worker {
     if (!problems.isEmpty()) {
       return new InHand(msg, String.join("; ", problems));
     }
-    if (request.effectiveAction() == io.reelay.protocol.Action.UPLOAD
+    if (request.effectiveAction() == Action.UPLOAD
         && UploadCheck.check(request.upload(), settings.mediaDir(), settings.maxUploadBytes()) instanceof UploadCheck.Refused r) {
       // refused before it takes a slot or a backend call (the session checks again when it uploads)
       return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()));
@@ -402,10 +402,8 @@ public final class Worker {
     }
     String sessionKey = text(node, "sessionKey") != null ? text(node, "sessionKey") : rec.key();
     String tenant = text(node, "tenant") != null ? text(node, "tenant") : Request.DEFAULT_TENANT;
-    Event e = new Event(Event.VERSION, requestId, sessionKey, tenant, 1, Instant.now(), RequestState.REJECTED,
-        Phase.DONE, "Rejected: " + reason, null, null,
-        new ErrorInfo(why.code(), reason, false, why.hint()));
-    return dlq.thenCombine(events.publish(e), (a, b) -> Done.getInstance());
+    CompletionStage<Void> rejected = requestEvents.rejected(requestId, sessionKey, tenant, reason, why.code(), why.hint());
+    return dlq.thenCombine(rejected, (a, b) -> Done.getInstance());
   }
 
   private static JsonNode readTree(byte[] bytes) {
@@ -422,60 +420,6 @@ public final class Worker {
     }
     String s = n.get(field).asText();
     return s.isBlank() || s.length() > 128 ? null : s;
-  }
-
-  /** Jackson's failure as a person reads it: the field and what is wrong with it, one line. */
-  static String shortReason(Throwable e) {
-    Throwable t = e instanceof java.io.UncheckedIOException && e.getCause() != null ? e.getCause() : e;
-    if (t instanceof com.fasterxml.jackson.databind.JsonMappingException jm
-        && jm.getCause() instanceof com.fasterxml.jackson.core.JsonProcessingException broken) {
-      t = broken; // broken JSON met inside a field: the JSON is the problem, not the field
-    }
-    String m;
-    if (t instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException sc) {
-      m = sc.getOriginalMessage().startsWith("Document nesting depth")
-          ? "nested deeper than " + sc.getOriginalMessage().replaceAll(".*maximum allowed \\((\\d+).*", "$1") + " levels"
-          : "a JSON value longer than any request needs";
-    } else if (t instanceof com.fasterxml.jackson.databind.JsonMappingException jm) {
-      String field = jm.getPath().isEmpty() ? null : jm.getPath().get(jm.getPath().size() - 1).getFieldName();
-      String where = field == null ? "" : "field '" + field + "': ";
-      String original = jm.getOriginalMessage();
-      if (jm.getCause() instanceof IllegalArgumentException iae) {
-        m = where + iae.getMessage();
-      } else if (jm instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException mi && mi.getTargetType() != null) {
-        if (field == null) {
-          m = "a request is a JSON object {\"v\":1,\"requestId\":…}, not " + (original.contains("Array value") ? "an array"
-              : original.contains("String value") ? "a string" : original.contains("Number value") ? "a number"
-              : original.contains("end-of-input") ? "empty" : "true/false");
-        } else {
-          m = where + (original.startsWith("Cannot map `null`") ? "required, " : "must be ") + expected(mi.getTargetType());
-        }
-      } else {
-        m = where + original.replaceAll("`[^`]*`", "a value");
-      }
-    } else if (t instanceof com.fasterxml.jackson.core.JsonProcessingException jp) {
-      String o = jp.getOriginalMessage();
-      m = "not JSON (" + (o.startsWith("Unexpected end-of-input") ? "it ends early: cut off?" : o.replaceAll(" in [A-Z_]+$", "")) + ")";
-    } else {
-      m = String.valueOf(t.getMessage());
-    }
-    int nl = m.indexOf('\n');
-    m = nl > 0 ? m.substring(0, nl) : m;
-    return m.length() > 300 ? m.substring(0, 300) + "…" : m;
-  }
-
-  /** What a field of this Java type looks like in JSON, for a person. */
-  private static String expected(Class<?> type) {
-    if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
-      return "a whole number";
-    }
-    if (type == String.class || type.isEnum()) {
-      return "a string";
-    }
-    if (type == Instant.class) {
-      return "an ISO-8601 time such as 2026-01-31T12:00:00Z";
-    }
-    return "a JSON object";
   }
 
   /** {@code reelay worker}: one worker process configured by config + environment. */

@@ -4,9 +4,12 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValue;
 import io.reelay.protocol.GroupProtocol;
 import io.reelay.protocol.Topics;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerPartitionAssignor;
 
 /** Settings of a worker, read once from {@code reelay.worker}, {@code reelay.kafka}, {@code reelay.topics}. */
 public record WorkerSettings(
@@ -26,7 +29,7 @@ public record WorkerSettings(
     Duration renderPollMinGap,
     Duration renderTimeout,
     boolean followGuiExport,
-    java.nio.file.Path mediaDir,
+    Path mediaDir,
     long maxUploadBytes,
     String clientIdPrefix,
     String stateKey,
@@ -61,7 +64,7 @@ public record WorkerSettings(
         w.getDuration("render-poll.min-gap"),
         w.getDuration("render-timeout"),
         w.getBoolean("follow-gui-export"),
-        java.nio.file.Path.of(w.getString("uploads.media-dir")).toAbsolutePath().normalize(),
+        Path.of(w.getString("uploads.media-dir")).toAbsolutePath().normalize(),
         w.getBytes("uploads.max-bytes"),
         w.getString("client-id-prefix"),
         w.getString("state-key"),
@@ -84,7 +87,7 @@ public record WorkerSettings(
    * order, a session's later request would finish before an earlier one, which then looks done.
    */
   static Map<String, String> incrementalOnly(Map<String, String> consumer) {
-    String strategy = consumer.get(org.apache.kafka.clients.consumer.ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG);
+    String strategy = consumer.get(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG);
     if (GroupProtocol.isConsumer(consumer) || strategy == null) {
       return consumer;
     }
@@ -93,8 +96,8 @@ public record WorkerSettings(
       boolean cooperative;
       try {
         Object assignor = Class.forName(cls).getDeclaredConstructor().newInstance();
-        cooperative = assignor instanceof org.apache.kafka.clients.consumer.ConsumerPartitionAssignor a
-            && a.supportedProtocols().contains(org.apache.kafka.clients.consumer.ConsumerPartitionAssignor.RebalanceProtocol.COOPERATIVE);
+        cooperative = assignor instanceof ConsumerPartitionAssignor a
+            && a.supportedProtocols().contains(ConsumerPartitionAssignor.RebalanceProtocol.COOPERATIVE);
       } catch (ReflectiveOperationException | LinkageError e) {
         throw new IllegalArgumentException("reelay.worker.kafka-consumer.partition.assignment.strategy: cannot load " + cls
             + " (" + e + "); use org.apache.kafka.clients.consumer.CooperativeStickyAssignor");

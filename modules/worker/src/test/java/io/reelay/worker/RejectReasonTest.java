@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.reelay.protocol.Json;
+import io.reelay.protocol.JsonProblems;
 import io.reelay.protocol.Request;
 import org.junit.jupiter.api.Test;
 
@@ -11,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class RejectReasonTest {
 
   private static String reason(String json) {
-    return Worker.shortReason(catchThrowable(() -> Json.read(json, Request.class)));
+    return JsonProblems.describe(catchThrowable(() -> Json.read(json, Request.class)));
   }
 
   @Test

@@ -28,7 +28,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -265,7 +264,7 @@ class SessionTimersTest {
     NemoClient client =
         new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(backend.baseUrl()));
     ActorRef<SessionActor.Command> session = kit.spawn(SessionActor.create(
-        id, id, Request.DEFAULT_TENANT, new AtomicReference<>(), settings, client, events, cipher, registry.getRef()));
+        id, new SessionMemory(id, Request.DEFAULT_TENANT, events), settings, client, new RequestEvents(events), cipher, registry.getRef()));
     registry.expectMessage(new SessionRegistry.Started(id));
     session.tell(new SessionActor.Handle(Request.of(id, id, text, Action.GENERATE), SessionRegistry.Origin.NONE, 2, false));
   }

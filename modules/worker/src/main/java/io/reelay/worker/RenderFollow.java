@@ -1,0 +1,184 @@
+package io.reelay.worker;
+
+import io.reelay.nemo.Answers.RenderJob;
+import io.reelay.nemo.Answers.SessionState;
+import io.reelay.nemo.NemoClient;
+import io.reelay.nemo.NemoException;
+import io.reelay.nemo.RenderPoller;
+import io.reelay.protocol.Event.ErrorInfo;
+import io.reelay.protocol.Event.Result;
+import io.reelay.protocol.Phase;
+import io.reelay.protocol.RequestState;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * One export's render, followed to its end: the render id (derived from the requestId, so a repeat
+ * after failover is the same job), how many times it was submitted, when to poll next, what progress
+ * the user has seen, and the decision ({@link Next}) on each answer of the backend. The session
+ * carries the decisions out; times are passed in, so it is tested by calling it.
+ */
+final class RenderFollow {
+
+  /**
+   * What every render of a worker is followed with.
+   *
+   * @param timeout how long a render may take
+   * @param pollers a new poll schedule for each render (they share what they learn of the backend)
+   * @param downloadUrl the backend's download URL for a render id, when a finished render names none
+   */
+  record Setup(Duration timeout, Supplier<RenderPoller> pollers, Function<String, String> downloadUrl) {
+
+    /** The worker's settings, polls sharing what {@code client} learnt of its backend's progress convention. */
+    static Setup of(WorkerSettings s, NemoClient client) {
+      return new Setup(s.renderTimeout(), () -> new RenderPoller(s.renderPollGrid(), s.renderPollMargin(), s.renderPollMinGap(),
+          client.renderConvention()), client::fallbackDownloadUrl);
+    }
+
+    /** A new export's render ({@code timeline}: what the finished request reports of the timeline, null: nothing). */
+    RenderFollow follow(String requestId, String timeline) {
+      return new RenderFollow(requestId, this, timeline);
+    }
+
+    /** A render a previous owner (or incarnation) submitted, or recorded just before submitting: followed under its id. */
+    RenderFollow resume(String requestId, String renderId, Instant now) {
+      RenderFollow f = new RenderFollow(requestId, this, null);
+      f.renderId = renderId;
+      f.submits = renderSubmitOf(renderId);
+      f.begin(now);
+      return f;
+    }
+  }
+
+  private final String requestId;
+  private final Setup setup;
+  private final String timeline;
+  private String renderId;
+  private int submits;
+  private boolean reSubmittedUnknown;
+  private RenderPoller poller;
+  private Instant started;
+  private Instant pollSent;
+  private Integer lastProgress;
+
+  private RenderFollow(String requestId, Setup setup, String timeline) {
+    this.requestId = requestId;
+    this.setup = setup;
+    this.timeline = timeline;
+  }
+
+  /** The render id in use (null before the first submit): a snapshot carries it, so nobody submits it twice. */
+  String renderId() {
+    return renderId;
+  }
+
+  /** A new submit: answers the id it goes under (the first one the request's own, later ones numbered). */
+  String submit(Instant now) {
+    submits++;
+    renderId = renderIdFor(requestId, submits);
+    begin(now);
+    return renderId;
+  }
+
+  private void begin(Instant now) {
+    started = now;
+    pollSent = null;
+    poller = setup.pollers().get();
+  }
+
+  /** A poll goes out now. */
+  void polling(Instant now) {
+    pollSent = now;
+  }
+
+  /** The draft an export found: exported, unless there is nothing to export. */
+  static Next draftChecked(SessionState s) {
+    return s.hasExportableDraft() ? new Next.Render(s) : new Next.Finish(RequestState.FAILED, "Nothing to export yet", null,
+        new ErrorInfo("EMPTY_DRAFT", "The session has no tracks to export", false, "Generate a video in this session first, then export"));
+  }
+
+  /** The backend's answer to the submit ({@code submitted}) or to a poll. */
+  Next onUpdate(RenderJob r, boolean submitted, Instant now) {
+    if (r.isCompleted()) {
+      if (!submitted) {
+        poller.completed(sinceSubmit(now));
+      }
+      String url = r.outputUrl() != null ? r.outputUrl() : setup.downloadUrl().apply(renderId);
+      return new Next.Finish(RequestState.COMPLETED, "Your video is ready", new Result(url, timeline, null, null), null);
+    }
+    if (r.isFailed()) {
+      return submits < 2
+          ? new Next.Say(Phase.RENDERING, "The render failed; trying once more under a new id", null, new Next.CheckDraft())
+          : new Next.Finish(RequestState.FAILED, "The render failed twice", null, new ErrorInfo("RENDER_FAILED",
+              r.error() == null ? "render failed" : r.error(), true, "Resubmit the export later"));
+    }
+    if (Duration.between(started, now).compareTo(setup.timeout()) > 0) {
+      return new Next.Finish(RequestState.FAILED, "The render did not finish in time", null, new ErrorInfo("RENDER_TIMEOUT",
+          "no result after " + setup.timeout(), true, "Resubmit the export: the same request id resumes the same render job"));
+    }
+    // the submit's own answer is not a poll: the first poll waits for the poller's first point
+    Duration in;
+    if (submitted) {
+      poller.submitted(r.progress());
+      in = poller.first();
+    } else {
+      in = poller.next(sinceSubmit(now), r.progress());
+    }
+    if (r.progress() == null || r.progress().equals(lastProgress)) {
+      return new Next.After(in, new Next.PollRender());
+    }
+    lastProgress = r.progress();
+    return new Next.Say(Phase.RENDERING, "Rendering: " + r.progress() + "%", r.progress() / 100.0, new Next.After(in, new Next.PollRender()));
+  }
+
+  /**
+   * A poll failed. If the backend has no render under the id, it was recorded just before its submit
+   * by an owner that stopped before the submit arrived: the backend never saw it, and submitting it
+   * now under the same id is not a repeat (once). Anything else is for the session's failure path.
+   */
+  Next onPollFailed(Throwable failure) {
+    if (renderId == null || reSubmittedUnknown || !notFound(failure)) {
+      return new Next.Failed(failure);
+    }
+    reSubmittedUnknown = true;
+    submits--;
+    renderId = null;
+    return new Next.Say(Phase.EXPORTING, "The backend has no render under this export's id yet; submitting it now", null,
+        new Next.CheckDraft());
+  }
+
+  /**
+   * When the backend answered the last poll, as time since submit: halfway between sending it and
+   * hearing back (the answer's progress is from then; a slow answer would otherwise skew the line).
+   */
+  private Duration sinceSubmit(Instant now) {
+    Instant sent = pollSent == null ? now : pollSent;
+    return Duration.between(started, sent.plus(Duration.between(sent, now).dividedBy(2)));
+  }
+
+  private static boolean notFound(Throwable t) {
+    return (t instanceof NemoException.Backend b && (b.backendCode() == 404 || b.httpStatus() == 404))
+        || (t instanceof NemoException.Http h && h.status() == 404);
+  }
+
+  /** Which submit of its request a render id names (see {@link #renderIdFor}). */
+  static int renderSubmitOf(String renderId) {
+    int r = renderId.lastIndexOf("_r");
+    if (r > 0) {
+      try {
+        return Integer.parseInt(renderId.substring(r + 2));
+      } catch (NumberFormatException e) {
+        return 1; // "_r" was part of the request id
+      }
+    }
+    return 1;
+  }
+
+  /** The render id is derived from the requestId, so a repeat after failover is the same job. */
+  static String renderIdFor(String requestId, int submit) {
+    String base = "render_" + requestId.replaceAll("[^A-Za-z0-9_-]", "_");
+    return submit <= 1 ? base : base + "_r" + submit;
+  }
+}

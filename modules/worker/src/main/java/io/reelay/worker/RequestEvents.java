@@ -1,0 +1,195 @@
+package io.reelay.worker;
+
+import io.reelay.nemo.NemoClient;
+import io.reelay.protocol.Event;
+import io.reelay.protocol.Event.ErrorInfo;
+import io.reelay.protocol.Event.Result;
+import io.reelay.protocol.Phase;
+import io.reelay.protocol.Request;
+import io.reelay.protocol.RequestState;
+import java.time.Instant;
+import java.util.concurrent.CompletionStage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The one place a request's events are made and numbered: the QUEUED event and the first seq after
+ * it, a running request's events in seq blocks, the REJECTED event of a bad record, the events of a
+ * cancel and of a request given up after crashes. {@link EventPublisher} only sends them.
+ *
+ * <p>Seqs increase strictly per request, also across owners: QUEUED is seq 1 (2 when a previous
+ * owner may have published it already), a running request continues from the seq it was handed, and
+ * a request resumed elsewhere starts above every seq this owner may have used (see {@link Sequence}).
+ */
+final class RequestEvents {
+
+  private static final Logger log = LoggerFactory.getLogger(RequestEvents.class);
+
+  /**
+   * Event seqs are handed out in blocks (hi/lo): a snapshot records the end of the block in use as
+   * the in-flight request's next seq, so whoever resumes the request starts above every seq this
+   * owner may have published since, without a snapshot per event. A takeover leaves a gap, never
+   * a repeat.
+   */
+  static final long SEQ_BLOCK = 100;
+
+  private static final String CHECK_STATUS = "It may have finished already: check its status";
+
+  private final EventPublisher out;
+
+  RequestEvents(EventPublisher out) {
+    this.out = out;
+  }
+
+  // ------------------------------------------------------------------ events outside a session's run
+
+  /** A record that is not a request the worker runs, when its requestId could be read: seq 1, REJECTED. */
+  CompletionStage<Void> rejected(String requestId, String sessionKey, String tenant, String reason, String code, String hint) {
+    return send(event(requestId, sessionKey, tenant, 1, RequestState.REJECTED, Phase.DONE, "Rejected: " + reason, null, null,
+        new ErrorInfo(code, reason, false, hint)), null);
+  }
+
+  /**
+   * Publishes {@code r}'s QUEUED event ({@code ahead}: requests of its session before it) and answers
+   * the seq its next event takes. A previous owner may have published QUEUED (seq 1) already when
+   * the record was {@code replayed}: then it starts above it.
+   */
+  long queued(Request r, boolean replayed, int ahead) {
+    long seq = replayed ? 2 : 1;
+    send(r, seq, RequestState.QUEUED, Phase.QUEUED,
+        ahead == 0 ? "Accepted" : "Queued behind " + ahead + " request(s) of this session", null, null, null);
+    return seq + 1;
+  }
+
+  /** {@code r} was cancelled while it waited in its session's queue. */
+  CompletionStage<Void> cancelledBeforeStart(Request r, long seq) {
+    return send(r, seq, RequestState.CANCELLED, Phase.DONE, "Cancelled before it started", null, null, null);
+  }
+
+  /** The one event of a {@code cancel} that stopped its target. */
+  CompletionStage<Void> cancelDone(Request cancel) {
+    return send(cancel, 1, RequestState.COMPLETED, Phase.DONE, "Cancelled " + cancel.cancels(), null, null, null);
+  }
+
+  /** The one event of a {@code cancel} whose target is not running or waiting ({@code why}: where it is instead). */
+  CompletionStage<Void> notCancellable(Request cancel, String why) {
+    String message = "Nothing to cancel: " + cancel.cancels() + " " + why;
+    return send(cancel, 1, RequestState.FAILED, Phase.DONE, message, null, null,
+        new ErrorInfo("NOT_CANCELLABLE", message, false, CHECK_STATUS));
+  }
+
+  /** {@code r} is given up: its session kept crashing ({@code reason}). Its seq continues from {@code firstSeq} or above. */
+  CompletionStage<Void> crashed(Request r, long firstSeq, String reason) {
+    return send(r, resumeFrom(r.requestId(), firstSeq), RequestState.FAILED, Phase.DONE, "Failed: " + reason, null, null,
+        new ErrorInfo("SESSION_CRASHED", reason, true,
+            "It was not run again, to avoid paying twice; check the session state, then resubmit under a new requestId"));
+  }
+
+  /** A recorded terminal event, published again, the same event with the same seq. */
+  CompletionStage<Void> republish(Event terminal, String callbackUrl) {
+    return send(terminal, callbackUrl);
+  }
+
+  /** What a person reads when the client is about to retry a call. */
+  static String retrying(NemoClient.RetryNotice n) {
+    return "The backend answered " + n.code() + " to " + n.call() + "; retry " + n.attempt() + " in "
+        + Math.max(1, Math.round(n.delay().toMillis() / 1000.0)) + " s";
+  }
+
+  /** Where a request handed to a session again (after a crash) goes on: above every seq published for it here. */
+  long resumeFrom(String requestId, long firstSeq) {
+    return Math.max(firstSeq, out.nextSeq(requestId));
+  }
+
+  /** The events of a request a session runs, from {@code firstSeq} on. */
+  Sequence of(Request r, long firstSeq) {
+    return new Sequence(r, firstSeq);
+  }
+
+  // ------------------------------------------------------------------ a running request's
+
+  /** A running request's events, numbered. Confined to the session that runs it. */
+  final class Sequence {
+    private final Request request;
+    private long seq;
+    private long reserved; // seqs below it may be used by this owner: the snapshot promises the next owner starts there
+
+    private Sequence(Request request, long firstSeq) {
+      this.request = request;
+      this.seq = firstSeq;
+    }
+
+    /** Publishes the next (non-terminal) event. */
+    void publish(RequestState state, Phase phase, String message, Double progress) {
+      send(request, seq++, state, phase, message, progress, null, null);
+    }
+
+    /** The terminal event, numbered, not yet published: the session records it first (see {@link SessionMemory#finished}). */
+    Event terminal(RequestState state, String message, Result result, ErrorInfo error) {
+      return event(request, seq++, state, Phase.DONE, message, state == RequestState.COMPLETED ? 1.0 : null, result, error);
+    }
+
+    /**
+     * Publishes the terminal event made by {@link #terminal} once {@code recorded} (the snapshot
+     * that holds it) is done, whether or not Kafka took that snapshot (the event must go out).
+     */
+    CompletionStage<Void> publishAfter(CompletionStage<Void> recorded, Event terminal) {
+      CompletionStage<Void> sent = recorded
+          .handle((ok, err) -> {
+            if (err != null) {
+              log.warn("snapshot before the terminal event of {} not written: {}", terminal.requestId(), err.toString());
+            }
+            return null;
+          })
+          .thenCompose(x -> send(terminal, request.callbackUrl()));
+      sent.whenComplete((ok, err) -> {
+        if (err != null) {
+          log.error("terminal event of {} not published: {}", terminal.requestId(), err.toString());
+        }
+      });
+      return sent;
+    }
+
+    /** Whether the block in use is half spent: time to reserve the next one, long before it is needed. */
+    boolean runningLow() {
+      return seq >= reserved - SEQ_BLOCK / 2;
+    }
+
+    /** Reserves a new block: the next seq a snapshot may promise a new owner. */
+    long reserve() {
+      reserved = seq + SEQ_BLOCK;
+      return reserved;
+    }
+  }
+
+  // ------------------------------------------------------------------ inside
+
+  private CompletionStage<Void> send(Request r, long seq, RequestState state, Phase phase, String message, Double progress,
+      Result result, ErrorInfo error) {
+    return send(event(r, seq, state, phase, message, progress, result, error), r.callbackUrl());
+  }
+
+  private CompletionStage<Void> send(Event e, String callbackUrl) {
+    MDC.put("requestId", e.requestId());
+    MDC.put("sessionKey", e.sessionKey());
+    try {
+      log.debug("{} {} {}", e.state(), e.phase(), e.message());
+    } finally {
+      MDC.remove("requestId");
+      MDC.remove("sessionKey");
+    }
+    return out.publish(e, callbackUrl);
+  }
+
+  private static Event event(Request r, long seq, RequestState state, Phase phase, String message, Double progress, Result result,
+      ErrorInfo error) {
+    return event(r.requestId(), r.sessionKey(), r.tenantOrDefault(), seq, state, phase, message, progress, result, error);
+  }
+
+  private static Event event(String requestId, String sessionKey, String tenant, long seq, RequestState state, Phase phase,
+      String message, Double progress, Result result, ErrorInfo error) {
+    return new Event(Event.VERSION, requestId, sessionKey, tenant, seq, Instant.now(), state, phase, message, progress, result,
+        error);
+  }
+}

@@ -1,0 +1,175 @@
+package io.reelay.worker;
+
+import static io.reelay.worker.Decisions.after;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.typesafe.config.ConfigFactory;
+import io.reelay.nemo.AgentEvent;
+import io.reelay.nemo.Answers.SessionState;
+import io.reelay.nemo.NemoException;
+import io.reelay.protocol.Action;
+import io.reelay.protocol.Json;
+import io.reelay.protocol.Phase;
+import io.reelay.protocol.RequestState;
+import java.time.Duration;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The decisions of a generate or edit, called directly: no actor, no broker, no backend. What the
+ * turn sees (agent events, the state before and after, how the stream ended) goes in; what the
+ * session does next comes out as a {@link Next} value.
+ */
+class AgentTurnTest {
+
+  private static final WorkerSettings SETTINGS = WorkerSettings.from(ConfigFactory.load());
+
+  private static SessionState state(String json) {
+    try {
+      return new SessionState("s1", "t1", "task", Json.mapper().readTree(json));
+    } catch (Exception e) {
+      throw new IllegalArgumentException(e);
+    }
+  }
+
+  private static final SessionState EMPTY = state("{\"draft\":{\"t\":[]}}");
+  private static final SessionState VIDEO =
+      state("{\"draft\":{\"t\":[{\"tt\":0,\"sg\":[{\"name\":\"fox\",\"st\":0,\"d\":5000}]}]}}");
+
+  private static AgentTurn sent(Action action) {
+    AgentTurn turn = new AgentTurn(action, SETTINGS);
+    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.Send()); // the state before: record it, then send
+    assertThat(turn.fingerprintBefore()).isEqualTo(EMPTY.fingerprint());
+    return turn;
+  }
+
+  @Test
+  void textsAreShownWithoutGuiInstructionsAndATrailingTemporaryIssueIsDropped() {
+    AgentTurn turn = sent(Action.GENERATE);
+    assertThat(turn.onEvent(new AgentEvent.Text("Done! I made the clip. Preview it in the timeline.", false, "agent")))
+        .isEqualTo("Done! I made the clip.");
+    assertThat(turn.onEvent(new AgentEvent.Text("partial", true, "agent"))).isNull();
+    assertThat(turn.onEvent(new AgentEvent.Text("We encountered a temporary issue.", false, "agent"))).isNull();
+    assertThat(turn.onEvent(new AgentEvent.ToolResult("generate_video"))).isNull();
+  }
+
+  @Test
+  void aTurnThatEndsWithTextFinishesWithTheTimeline() {
+    AgentTurn turn = sent(Action.EDIT);
+    turn.onEvent(new AgentEvent.Text("Added a title.", false, "agent"));
+    assertThat(turn.onStreamEnded(null)).isEqualTo(new Next.CheckState(null));
+    Next end = turn.onState(VIDEO);
+    assertThat(end).isInstanceOf(Next.Finish.class);
+    Next.Finish f = (Next.Finish) end;
+    assertThat(f.state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(f.result().timeline()).isEqualTo(turn.timeline()).contains("fox");
+  }
+
+  @Test
+  void anAgentThatSaysClickExportIsFollowedByARenderOfTheDraft() {
+    AgentTurn turn = sent(Action.GENERATE);
+    turn.onEvent(new AgentEvent.Text("Your video is ready. Click Export to download it.", false, "agent"));
+    turn.onStreamEnded(null);
+    Next n = turn.onState(VIDEO);
+    assertThat(((Next.Say) n).text()).contains("fox"); // the timeline first
+    Next.Say second = (Next.Say) ((Next.Say) n).then();
+    assertThat(second.phase()).isEqualTo(Phase.EXPORTING);
+    assertThat(second.then()).isEqualTo(new Next.Render(VIDEO));
+  }
+
+  @Test
+  void anAgentThatPointsAtTheAccountIsFollowedByACreditCheck() {
+    AgentTurn turn = sent(Action.EDIT);
+    turn.onEvent(new AgentEvent.Text("Check your account balance in the billing panel.", false, "agent"));
+    turn.onStreamEnded(null);
+    assertThat(after(turn.onState(VIDEO))).isEqualTo(new Next.CheckCredits());
+  }
+
+  @Test
+  void aSilentEditSaysWhatChanged() {
+    AgentTurn turn = sent(Action.EDIT);
+    turn.onStreamEnded(null);
+    Next.Finish f = (Next.Finish) turn.onState(VIDEO);
+    assertThat(f.state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(f.message()).contains("fox");
+  }
+
+  @Test
+  void aDroppedStreamIsNeverResentAndIsSettledFromTheState() {
+    AgentTurn turn = sent(Action.EDIT);
+    Next n = turn.onStreamEnded(new CompletionException(new NemoException.Stream("STREAM_CUT", "cut")));
+    assertThat(((Next.Say) n).text()).contains("dropped").contains("not sent again");
+    assertThat(after(n)).isEqualTo(new Next.After(SETTINGS.recoveryFirstCheck(), new Next.Advance()));
+    // unchanged: look again, up to max-unchanged checks, then give up without re-sending
+    for (int check = 1; check < SETTINGS.recoveryMaxUnchanged(); check++) {
+      Next again = turn.onState(EMPTY);
+      assertThat(((Next.Say) again).text()).contains("check " + check + " of " + SETTINGS.recoveryMaxUnchanged());
+      assertThat(after(again)).isEqualTo(new Next.After(SETTINGS.recoveryInterval(), new Next.CheckState(null)));
+    }
+    Next.Finish lost = (Next.Finish) turn.onState(EMPTY);
+    assertThat(lost.state()).isEqualTo(RequestState.FAILED);
+    assertThat(lost.error().code()).isEqualTo("STREAM_LOST");
+  }
+
+  @Test
+  void aDroppedGenerationThatChangedTheStateEndsWithItsVideo() {
+    AgentTurn turn = sent(Action.GENERATE);
+    turn.onStreamEnded(new NemoException.Stream("STREAM_STALLED", "silent"));
+    Next n = turn.onState(VIDEO);
+    assertThat(((Next.Say) n).text()).startsWith("The stream dropped, but the backend finished");
+    assertThat(after(n)).isEqualTo(new Next.Render(VIDEO));
+  }
+
+  @Test
+  void aDroppedEditThatChangedTheStateCompletes() {
+    AgentTurn turn = sent(Action.EDIT);
+    turn.onStreamEnded(new NemoException.Transport("reset", new RuntimeException("reset")));
+    Next.Finish f = (Next.Finish) turn.onState(VIDEO);
+    assertThat(f.state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(f.message()).startsWith("The stream dropped, but the backend finished");
+  }
+
+  @Test
+  void aFiveHundredAsTheMessageGoesOutMayHaveRunSoItIsCheckedNotResent() {
+    AgentTurn turn = sent(Action.GENERATE);
+    Next n = turn.onStreamEnded(new NemoException.Http(502, "bad gateway", null));
+    assertThat(((Next.Say) n).text()).contains("HTTP 502").contains("not sent again");
+    assertThat(after(n)).isInstanceOf(Next.After.class);
+  }
+
+  @Test
+  void aRefusalBeforeAnyStreamStartsOverFromTheStateOnceRepaired() {
+    AgentTurn turn = sent(Action.GENERATE);
+    NemoException.Backend expired = new NemoException.Backend(1001, 200, "token expired");
+    assertThat(turn.onStreamEnded(expired)).isEqualTo(new Next.Failed(expired));
+    assertThat(turn.fingerprintBefore()).isNull(); // the message did not run: the state before is taken again
+    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.Send());
+    NemoException.Http tooLarge = new NemoException.Http(413, "too large", null);
+    assertThat(turn.onStreamEnded(tooLarge)).isEqualTo(new Next.Failed(tooLarge));
+  }
+
+  @Test
+  void aTurnResumedFromASnapshotComparesWithTheFingerprintItRecorded() {
+    AgentTurn turn = AgentTurn.resumed(Action.EDIT, SETTINGS, EMPTY.fingerprint());
+    assertThat(turn.onState(VIDEO)).isInstanceOf(Next.Finish.class); // changed: the backend took the message
+    AgentTurn unchanged = AgentTurn.resumed(Action.EDIT, SETTINGS, EMPTY.fingerprint());
+    assertThat(after(unchanged.onState(EMPTY))).isEqualTo(new Next.After(SETTINGS.recoveryInterval(), new Next.CheckState(null)));
+  }
+
+  @Test
+  void aQuestionOfTheAgentEndsTheTurnAskingForAnEdit() throws Exception {
+    AgentTurn turn = sent(Action.GENERATE);
+    JsonNode args = Json.mapper().readTree("{\"questions\":[{\"prompt\":\"Which style?\"}]}");
+    assertThat(turn.onEvent(new AgentEvent.ToolCall("ask_question", args))).contains("Which style?");
+    turn.onStreamEnded(null);
+    Next.Finish f = (Next.Finish) turn.onState(VIDEO);
+    assertThat(f.message()).contains("Which style?").endsWith("Reply with an edit request in this session.");
+  }
+
+  @Test
+  void waitsReadAsAPersonSaysThem() {
+    assertThat(AgentTurn.seconds(Duration.ofMillis(300))).isEqualTo("300 ms");
+    assertThat(AgentTurn.seconds(Duration.ofSeconds(30))).isEqualTo("30 s");
+  }
+}
