@@ -7,17 +7,21 @@ import java.util.concurrent.ExecutionException;
 /**
  * The one table that says, for every backend code and transport fault, whether a call is retried
  * and how (nemo-api.md §6–7 and the seed's error table). The client itself carries out the
- * transport rows ({@link Remedy#WAIT_AND_RETRY_ONCE}, {@link Remedy#BACKOFF}) for calls that are
- * safe to repeat; the identity rows ({@link Remedy#RENEW_TOKEN}, {@link Remedy#NEW_SESSION}) need
- * the session's context and are carried out by its owner; {@link Remedy#GIVE_UP} is never retried.
+ * transport rows ({@link Remedy#WAIT}, {@link Remedy#BACKOFF}) for calls that are safe to repeat,
+ * and {@link Remedy#WAIT} alone for a message to the agent (a refusal means it was not taken); the
+ * identity rows ({@link Remedy#RENEW_TOKEN}, {@link Remedy#NEW_SESSION}) need the session's context
+ * and are carried out by its owner; {@link Remedy#GIVE_UP} is never retried. Each remedy counts its
+ * own attempts: a 5xx followed by a 429 is the first wait, not the second.
  *
  * <pre>
- * 1001, 1010, 1011, HTTP 401     RENEW_TOKEN           new token (same client id), retry the call once
- * 1002                           NEW_SESSION           new backend session (history lost), retry once
- * HTTP 429                       WAIT_AND_RETRY_ONCE   wait Retry-After or rate-limit-wait (30 s), retry once
- * HTTP 5xx, 408, resets, I/O     BACKOFF               exponential backoff, full jitter, max-attempts
+ * 1001, 1010, 1011, HTTP 401     RENEW_TOKEN   new token (same client id), then the call again; again
+ * 1002                           NEW_SESSION   new backend session (history lost), then the call again;
+ *                                              a repeat of either waits (repairWait), up to the deadline
+ * HTTP 429, 503                  WAIT          not taken: Retry-After, else backoff with jitter, for
+ *                                              as long as refusal-budget allows (the request's deadline)
+ * HTTP 5xx, 408, resets, I/O     BACKOFF       exponential backoff, full jitter, max-attempts
  * 2001, 4001, 4002, 402, 400,
- * 403, other 4xx, SSE failures   GIVE_UP               never retried (an SSE message is never re-sent)
+ * 403, other 4xx, SSE failures   GIVE_UP       never retried (an SSE message is never re-sent)
  * </pre>
  */
 public final class FailurePolicy {
@@ -26,13 +30,13 @@ public final class FailurePolicy {
   public enum Remedy {
     RENEW_TOKEN,
     NEW_SESSION,
-    WAIT_AND_RETRY_ONCE,
+    WAIT,
     BACKOFF,
     GIVE_UP;
 
     /** Rows the client carries out by itself for repeatable calls. */
     public boolean isTransport() {
-      return this == WAIT_AND_RETRY_ONCE || this == BACKOFF;
+      return this == WAIT || this == BACKOFF;
     }
   }
 
@@ -51,7 +55,7 @@ public final class FailurePolicy {
       return switch (b.backendCode()) {
         case 1001, 1010, 1011 -> Remedy.RENEW_TOKEN;
         case 1002 -> Remedy.NEW_SESSION;
-        default -> b.httpStatus() >= 500 ? Remedy.BACKOFF : b.httpStatus() == 429 ? Remedy.WAIT_AND_RETRY_ONCE : Remedy.GIVE_UP;
+        default -> refused(b.httpStatus()) ? Remedy.WAIT : b.httpStatus() >= 500 ? Remedy.BACKOFF : Remedy.GIVE_UP;
       };
     }
     if (t instanceof NemoException.Http h) {
@@ -59,8 +63,8 @@ public final class FailurePolicy {
       if (s == 401) {
         return Remedy.RENEW_TOKEN;
       }
-      if (s == 429) {
-        return Remedy.WAIT_AND_RETRY_ONCE;
+      if (refused(s)) {
+        return Remedy.WAIT;
       }
       return s >= 500 || s == 408 ? Remedy.BACKOFF : Remedy.GIVE_UP;
     }
@@ -70,8 +74,26 @@ public final class FailurePolicy {
     return Remedy.GIVE_UP;
   }
 
-  /** How often and how long to retry the transport rows. Finite by construction. */
-  public record RetryPolicy(Duration initial, Duration max, int maxAttempts, Duration rateLimitWait) {
+  /** Rate limited or overloaded: the backend says it did not take the call. */
+  private static boolean refused(int status) {
+    return status == 429 || status == 503;
+  }
+
+  /** Why a {@link Remedy#WAIT} row waits, as a person reads it ("rate limited", "overloaded"). */
+  public static String refusalReason(Throwable failure) {
+    Throwable t = unwrap(failure);
+    int status = t instanceof NemoException.Http h ? h.status() : t instanceof NemoException.Backend b ? b.httpStatus() : 0;
+    return status == 503 ? "overloaded" : "rate limited";
+  }
+
+  /**
+   * How often and how long to retry the transport rows. Finite by construction: BACKOFF stops after
+   * {@code maxAttempts}; WAIT stops once the waits would pass {@code refusalBudget}.
+   *
+   * @param rateLimitWait the longest wait between two tries of a refused call (a longer Retry-After is cut to it)
+   * @param refusalBudget the longest a call waits out refusals in all (the request deadline by default)
+   */
+  public record RetryPolicy(Duration initial, Duration max, int maxAttempts, Duration rateLimitWait, Duration refusalBudget) {
 
     public RetryPolicy {
       if (maxAttempts < 0) {
@@ -79,21 +101,31 @@ public final class FailurePolicy {
       }
     }
 
+    /** With the default refusal budget (30 minutes, the default request deadline). */
+    public RetryPolicy(Duration initial, Duration max, int maxAttempts, Duration rateLimitWait) {
+      this(initial, max, maxAttempts, rateLimitWait, Duration.ofMinutes(30));
+    }
+
     /** Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^(attempt-1))]. */
     public Duration backoff(int attempt, double random) {
-      double cap = Math.min(max.toMillis(), initial.toMillis() * Math.pow(2, Math.max(0, attempt - 1)));
-      return Duration.ofMillis((long) (cap * random));
+      return Duration.ofMillis((long) (cap(attempt, max) * random));
+    }
+
+    private double cap(int attempt, Duration ceiling) {
+      return Math.min(ceiling.toMillis(), initial.toMillis() * Math.pow(2, Math.max(0, attempt - 1)));
     }
 
     /**
-     * The wait before retry number {@code attempt} (1-based) of a failure, or null for no retry.
+     * The wait before retry number {@code attempt} (1-based, counted per remedy) of a failure, or
+     * null for no retry. {@code waited}: what this call has waited out in refusals so far.
      *
      * @param random uniform in [0,1), for the jitter
      */
-    public Duration delay(Throwable failure, int attempt, double random) {
+    public Duration delay(Throwable failure, int attempt, Duration waited, double random) {
       Remedy r = remedy(failure);
-      if (r == Remedy.WAIT_AND_RETRY_ONCE) {
-        return attempt == 1 ? statedWait(unwrap(failure)) : null;
+      if (r == Remedy.WAIT) {
+        Duration wait = refusalWait(unwrap(failure), attempt, random);
+        return waited.plus(wait).compareTo(refusalBudget) > 0 ? null : wait;
       }
       if (r == Remedy.BACKOFF) {
         return attempt <= maxAttempts ? backoff(attempt, random) : null;
@@ -101,18 +133,44 @@ public final class FailurePolicy {
       return null;
     }
 
-    private Duration statedWait(Throwable t) {
+    /**
+     * The wait before repair number {@code attempt} of a session's identity (a new token after
+     * 1001, a new backend session after 1002): none the first time, then backoff with jitter as for
+     * a refusal, so a backend that keeps refusing is not asked again at once, and the request's
+     * deadline decides when to stop.
+     */
+    public Duration repairWait(int attempt, double random) {
+      if (attempt <= 1) {
+        return Duration.ZERO;
+      }
+      return equalJitter(attempt - 1, random);
+    }
+
+    /** The same, for a call that has waited out no refusal yet. */
+    public Duration delay(Throwable failure, int attempt, double random) {
+      return delay(failure, attempt, Duration.ZERO, random);
+    }
+
+    /**
+     * The server's Retry-After when it states one in seconds (never beyond {@code rateLimitWait}),
+     * otherwise exponential backoff with equal jitter up to {@code rateLimitWait}: never a hammering
+     * zero, never all callers at once.
+     */
+    private Duration refusalWait(Throwable t, int attempt, double random) {
       if (t instanceof NemoException.Http h && h.retryAfter() != null) {
         try {
           Duration stated = Duration.ofSeconds(Math.max(0, Long.parseLong(h.retryAfter().trim())));
-          // honour the server, but never beyond our own ceiling
-          Duration ceiling = rateLimitWait.compareTo(max) > 0 ? rateLimitWait : max;
-          return stated.compareTo(ceiling) > 0 ? ceiling : stated;
+          return stated.compareTo(rateLimitWait) > 0 ? rateLimitWait : stated;
         } catch (NumberFormatException httpDate) {
-          return rateLimitWait;
+          // an HTTP date: fall through to our own schedule
         }
       }
-      return rateLimitWait;
+      return equalJitter(attempt, random);
+    }
+
+    private Duration equalJitter(int attempt, double random) {
+      double cap = cap(attempt, rateLimitWait);
+      return Duration.ofMillis((long) (cap / 2 + cap / 2 * random));
     }
   }
 }

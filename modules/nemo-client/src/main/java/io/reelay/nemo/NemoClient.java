@@ -49,8 +49,11 @@ public final class NemoClient {
 
   private static final ByteString NEWLINE = ByteString.fromString("\n");
 
-  /** A retry the client is about to make: who may want to tell a person about it. */
-  public record RetryNotice(String call, int attempt, Duration delay, String code) {}
+  /**
+   * A retry the client is about to make: who may want to tell a person about it. {@code refused}:
+   * why the backend did not take the call ("rate limited", "overloaded"), null for other faults.
+   */
+  public record RetryNotice(String call, int attempt, Duration delay, String code, String refused) {}
 
   private final NemoSettings settings;
   private final NemoTransport transport;

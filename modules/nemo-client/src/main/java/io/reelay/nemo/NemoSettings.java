@@ -48,7 +48,8 @@ public record NemoSettings(
             c.getDuration("retry.initial"),
             c.getDuration("retry.max"),
             c.getInt("retry.max-attempts"),
-            c.getDuration("retry.rate-limit-wait")),
+            c.getDuration("retry.rate-limit-wait"),
+            c.getDuration("retry.refusal-budget")),
         c.getDouble("calls-per-second"),
         c.getInt("calls-burst"));
   }

@@ -2,10 +2,13 @@ package io.reelay.nemo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.reelay.nemo.NemoClient.RetryNotice;
+import io.reelay.nemo.FailurePolicy.Remedy;
 import io.reelay.protocol.Json;
 import java.net.URI;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -150,33 +153,44 @@ final class NemoTransport {
   }
 
   /**
-   * Runs a repeatable call, retrying the transport rows of {@link FailurePolicy} (429 once after
-   * the stated wait, 5xx/resets with backoff); everything else fails at once.
+   * Runs a repeatable call, retrying the transport rows of {@link FailurePolicy} (refusals waited
+   * out within the refusal budget, 5xx/resets with backoff), each counting its own attempts;
+   * everything else fails at once.
    */
   <T> CompletionStage<T> retrying(String what, Supplier<CompletionStage<T>> call) {
-    return attempt(what, call, 1, false);
+    return attempt(what, call, new EnumMap<>(Remedy.class), Duration.ZERO, false);
   }
 
-  /** Runs a call that must not be repeated once it may have reached the backend: only a 429 (a refusal) is retried. */
+  /** Runs a call that must not be repeated once it may have reached the backend: only refusals (429, 503) are retried. */
   <T> CompletionStage<T> retryingRefusals(String what, Supplier<CompletionStage<T>> call) {
-    return attempt(what, call, 1, true);
+    return attempt(what, call, new EnumMap<>(Remedy.class), Duration.ZERO, true);
   }
 
-  private <T> CompletionStage<T> attempt(String what, Supplier<CompletionStage<T>> call, int attempt, boolean only429) {
+  private <T> CompletionStage<T> attempt(
+      String what, Supplier<CompletionStage<T>> call, Map<Remedy, Integer> attempts, Duration waited, boolean refusalsOnly) {
     return call.get()
         .handle((ok, err) -> {
           if (err == null) {
+            if (limiter != null) {
+              limiter.succeeded();
+            }
             return CompletableFuture.completedFuture(ok);
           }
           Throwable cause = FailurePolicy.unwrap(err);
-          Duration wait = settings.retry().delay(cause, attempt, ThreadLocalRandom.current().nextDouble());
-          if (wait == null || (only429 && FailurePolicy.remedy(cause) != FailurePolicy.Remedy.WAIT_AND_RETRY_ONCE)) {
+          Remedy remedy = FailurePolicy.remedy(cause);
+          if (remedy == Remedy.WAIT && limiter != null && cause instanceof NemoException.Http h && h.status() == 429) {
+            limiter.rateLimited();
+          }
+          int attempt = attempts.merge(remedy, 1, Integer::sum);
+          Duration wait = settings.retry().delay(cause, attempt, waited, ThreadLocalRandom.current().nextDouble());
+          if (wait == null || (refusalsOnly && remedy != Remedy.WAIT)) {
             return CompletableFuture.<T>failedFuture(cause);
           }
           String code = cause instanceof NemoException n ? n.code() : cause.getClass().getSimpleName();
           log.info("{} failed ({}), retry {} in {} ms", what, code, attempt, wait.toMillis());
-          onRetry.accept(new RetryNotice(what, attempt, wait, code));
-          return Patterns.after(wait, system.scheduler(), system.dispatcher(), () -> attempt(what, call, attempt + 1, only429));
+          onRetry.accept(new RetryNotice(what, attempt, wait, code, remedy == Remedy.WAIT ? FailurePolicy.refusalReason(cause) : null));
+          Duration total = remedy == Remedy.WAIT ? waited.plus(wait) : waited;
+          return Patterns.after(wait, system.scheduler(), system.dispatcher(), () -> attempt(what, call, attempts, total, refusalsOnly));
         })
         .thenCompose(x -> x);
   }

@@ -30,27 +30,49 @@ class FailurePolicyTest {
   }
 
   @Test
-  void rateLimitWaitsTheStatedTimeOrThirtySecondsOnce() {
+  void refusalsWaitTheStatedTimeOrBackOffWithJitterForAsLongAsTheBudgetAllows() {
     NemoException.Http stated = new NemoException.Http(429, "slow down", "7");
     NemoException.Http silent = new NemoException.Http(429, "slow down", null);
-    assertThat(FailurePolicy.remedy(stated)).isEqualTo(Remedy.WAIT_AND_RETRY_ONCE);
+    NemoException.Http overloaded = new NemoException.Http(503, "busy", null);
+    assertThat(FailurePolicy.remedy(stated)).isEqualTo(Remedy.WAIT);
+    assertThat(FailurePolicy.remedy(overloaded)).isEqualTo(Remedy.WAIT);
+    assertThat(FailurePolicy.remedy(new NemoException.Backend(0, 503, "busy"))).isEqualTo(Remedy.WAIT);
+    assertThat(FailurePolicy.refusalReason(silent)).isEqualTo("rate limited");
+    assertThat(FailurePolicy.refusalReason(overloaded)).isEqualTo("overloaded");
+    // the server's word, every time, but never beyond rate-limit-wait
     assertThat(policy.delay(stated, 1, 0.9)).isEqualTo(Duration.ofSeconds(7));
-    assertThat(policy.delay(silent, 1, 0.9)).isEqualTo(Duration.ofSeconds(30));
-    assertThat(policy.delay(stated, 2, 0.9)).isNull();
+    assertThat(policy.delay(stated, 5, 0.9)).isEqualTo(Duration.ofSeconds(7));
     assertThat(policy.delay(new NemoException.Http(429, "x", "3600"), 1, 0.9)).isEqualTo(Duration.ofSeconds(30));
+    // no word: exponential backoff with equal jitter (never zero), capped at rate-limit-wait
+    assertThat(policy.delay(silent, 1, 0.0)).isEqualTo(Duration.ofMillis(500));
+    assertThat(policy.delay(silent, 1, 0.9)).isEqualTo(Duration.ofMillis(950));
+    assertThat(policy.delay(overloaded, 3, 0.9)).isEqualTo(Duration.ofMillis(3800));
+    assertThat(policy.delay(silent, 20, 0.9)).isEqualTo(Duration.ofMillis(28_500));
+    // as long as the refusal budget (the request deadline, 30 min here) allows, then no more
+    assertThat(policy.delay(silent, 100, Duration.ofMinutes(29), 0.0)).isEqualTo(Duration.ofSeconds(15));
+    assertThat(policy.delay(silent, 100, Duration.ofMinutes(29).plusSeconds(50), 0.0)).isNull();
+    assertThat(policy.delay(stated, 2, Duration.ofMinutes(30), 0.9)).isNull();
+  }
+
+  @Test
+  void aRepeatedIdentityRepairWaitsTheFirstGoesAtOnce() {
+    assertThat(policy.repairWait(1, 0.9)).isEqualTo(Duration.ZERO);
+    assertThat(policy.repairWait(2, 0.0)).isEqualTo(Duration.ofMillis(500));
+    assertThat(policy.repairWait(4, 0.9)).isEqualTo(Duration.ofMillis(3800));
+    assertThat(policy.repairWait(30, 0.9)).isEqualTo(Duration.ofMillis(28_500));
   }
 
   @Test
   void serverErrorsAndResetsBackOffWithFullJitterAndStop() {
-    NemoException.Http e503 = new NemoException.Http(503, "x", null);
+    NemoException.Http e502 = new NemoException.Http(502, "x", null);
     Throwable reset = new CompletionException(new NemoException.Transport("poll", new IOException("Connection reset")));
-    assertThat(FailurePolicy.remedy(e503)).isEqualTo(Remedy.BACKOFF);
+    assertThat(FailurePolicy.remedy(e502)).isEqualTo(Remedy.BACKOFF);
     assertThat(FailurePolicy.remedy(new NemoException.Backend(500, 500, "x"))).isEqualTo(Remedy.BACKOFF);
     assertThat(FailurePolicy.remedy(reset)).isEqualTo(Remedy.BACKOFF);
-    assertThat(policy.delay(e503, 1, 0.999)).isLessThanOrEqualTo(Duration.ofSeconds(1));
-    assertThat(policy.delay(e503, 3, 0.999)).isBetween(Duration.ofMillis(3900), Duration.ofSeconds(4));
-    assertThat(policy.delay(e503, 3, 0.0)).isEqualTo(Duration.ZERO);
-    assertThat(policy.delay(e503, 10, 0.999)).isNull();
+    assertThat(policy.delay(e502, 1, 0.999)).isLessThanOrEqualTo(Duration.ofSeconds(1));
+    assertThat(policy.delay(e502, 3, 0.999)).isBetween(Duration.ofMillis(3900), Duration.ofSeconds(4));
+    assertThat(policy.delay(e502, 3, 0.0)).isEqualTo(Duration.ZERO);
+    assertThat(policy.delay(e502, 10, 0.999)).isNull();
     assertThat(policy.backoff(30, 0.999)).isLessThanOrEqualTo(Duration.ofSeconds(30));
   }
 

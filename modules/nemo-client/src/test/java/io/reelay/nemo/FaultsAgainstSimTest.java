@@ -47,7 +47,8 @@ class FaultsAgainstSimTest {
         "reelay.nemo.retry.initial", "20ms",
         "reelay.nemo.retry.max", "100ms",
         "reelay.nemo.retry.max-attempts", MAX_ATTEMPTS,
-        "reelay.nemo.retry.rate-limit-wait", "100ms"));
+        "reelay.nemo.retry.rate-limit-wait", "100ms",
+        "reelay.nemo.retry.refusal-budget", "1s"));
     kit = fixture.kit();
     sim = fixture.sim();
     client = fixture.client().withRetryListener(notices::add);
@@ -66,13 +67,25 @@ class FaultsAgainstSimTest {
   }
 
   @Test
-  void rateLimitedCallsWaitAndAreRetriedExactlyOnce() throws Exception {
+  void rateLimitedCallsAreWaitedOutForAsLongAsTheRefusalBudgetAllows() throws Exception {
     AnonymousToken t = token();
     faults("{\"rate-limit-429\":1.0}");
     assertThatThrownBy(() -> await(client.credits(t.token())))
         .cause().isInstanceOfSatisfying(NemoException.Http.class, h -> assertThat(h.status()).isEqualTo(429));
-    assertThat(calls("credits")).isEqualTo(2);
-    assertThat(notices).extracting(NemoClient.RetryNotice::code).containsExactly("429");
+    // waits of 10-100 ms (no Retry-After: backoff with jitter) within a budget of 1 s: many tries
+    assertThat(calls("credits")).isGreaterThan(5).isEqualTo(1 + notices.size());
+    assertThat(notices).extracting(NemoClient.RetryNotice::code).containsOnly("429");
+    assertThat(notices).extracting(NemoClient.RetryNotice::refused).containsOnly("rate limited");
+  }
+
+  @Test
+  void aRateLimitedCallGoesThroughOnceTheBackendTakesItAgain() throws Exception {
+    AnonymousToken t = token();
+    faults("{\"seed\":3,\"rate-limit-429\":0.6}");
+    for (int i = 0; i < 5; i++) {
+      assertThat(await(client.credits(t.token())).available()).isEqualTo(100);
+    }
+    assertThat(notices).isNotEmpty();
   }
 
   @Test
@@ -82,8 +95,9 @@ class FaultsAgainstSimTest {
     faults("{\"server-error-5xx\":1.0}");
     assertThatThrownBy(() -> await(client.state(t.token(), s.sessionId())))
         .cause().isInstanceOf(NemoException.class);
-    assertThat(calls("state")).isEqualTo(1 + MAX_ATTEMPTS);
-    assertThat(notices).hasSize(MAX_ATTEMPTS);
+    // 500 and 502 back off max-attempts times; a 503 among them is a refusal, waited out on its own count
+    assertThat(notices.stream().filter(n -> n.refused() == null)).hasSize(MAX_ATTEMPTS);
+    assertThat(calls("state")).isEqualTo(1 + notices.size());
   }
 
   @Test

@@ -8,6 +8,8 @@ import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.util.ByteString;
 
 /** E4 {@code POST /run_sse}: one user message in, one agent turn out as a server-sent event stream. */
 final class AgentRoutes extends SimRoutes {
@@ -26,6 +28,8 @@ final class AgentRoutes extends SimRoutes {
   /**
    * Everything that can be refused (token, session, credits) is refused before the stream starts, as
    * an envelope; once the stream has started the turn's credits are frozen and the work always finishes.
+   * A lost answer (fault {@code lost-answer}) is the one exception to "refused or streamed": the turn
+   * runs, but the client gets a 502 or a stream that drops before it says anything.
    */
   private HttpResponse runSse(Call call) {
     Account account = call.account();
@@ -43,29 +47,49 @@ final class AgentRoutes extends SimRoutes {
     Agent.Plan plan = agent.plan(text, session.draft());
     int cost = agent.cost(plan.kind());
     if (!account.freeze(cost)) throw SimError.notEnoughCredits(cost, account.balance().available());
+    // charged: credits frozen and the turn runs (a free turn, text-cost 0, charges nothing)
+    if (cost > 0 && !session.firstTimeCharged(text)) stats.chargedTwice.increment();
 
     Turn turn = agent.turn(plan, text, session, account, stats);
-    boolean cutIt = plan.cut() || backend.dice.roll(backend.dice.current().streamCut());
-    int cut = cutIt ? 1 + backend.dice.pick(Math.max(1, turn.beats().size() - 1)) : -1;
-    if (cut >= turn.beats().size()) cut = turn.beats().size() - 1;
-    if (cut >= 0) stats.fault("stream-cut");
-    boolean streaming = body.path("streaming").asBoolean(false) || plan.partial();
+    FaultDice dice = backend.dice;
+    boolean lost = dice.roll(dice.current().lostAnswer());
     TurnPlayer player = new TurnPlayer(system, turn,
         new SseWire(backend.settings.sseWireForm(), "e-" + backend.ids.uuid(), backend.ids,
-            backend.settings.heartbeatForms(), streaming),
-        backend.settings.scaled(backend.settings.timing().heartbeatInterval()), cut);
+            backend.settings.heartbeatForms(), body.path("streaming").asBoolean(false) || plan.partial()),
+        backend.settings.scaled(backend.settings.timing().heartbeatInterval()), lost ? TurnPlayer.NO_CUT : cutAfter(plan, turn));
+    if (!lost) {
+      player.start();
+      return stream(player, player.source());
+    }
+    stats.fault("lost-answer");
+    // half of the lost answers never start a stream (a gateway's 502), half start it and drop before any event
+    boolean badGateway = dice.pick(2) == 0;
+    player.startUnheard();
+    return badGateway ? badGateway() : stream(player, player.lostStream());
+  }
+
+  /** The beat after which fault {@code stream-cut} (or {@code [sim:cut]}) drops the stream, or {@link TurnPlayer#NO_CUT}. */
+  private int cutAfter(Agent.Plan plan, Turn turn) {
+    if (!plan.cut() && !backend.dice.roll(backend.dice.current().streamCut())) return TurnPlayer.NO_CUT;
+    int last = turn.beats().size() - 1;
+    backend.stats().fault("stream-cut");
+    return Math.min(last, 1 + backend.dice.pick(Math.max(1, last)));
+  }
+
+  /** The SSE response carrying {@code events}, counted in streamsOpened/activeStreams while it is open. */
+  private HttpResponse stream(TurnPlayer player, Source<ByteString, ?> events) {
+    SimStats stats = backend.stats();
     stats.streamOpened();
     AtomicBoolean closed = new AtomicBoolean();
-    var events = player.source().watchTermination((mat, done) -> {
+    var watched = events.watchTermination((mat, done) -> {
       done.whenComplete((d, e) -> {
         player.clientGone();
         if (closed.compareAndSet(false, true)) stats.streamClosed();
       });
       return mat;
     });
-    player.start();
     return HttpResponse.create()
-        .withEntity(HttpEntities.createChunked(MediaTypes.TEXT_EVENT_STREAM.toContentType(), events))
+        .withEntity(HttpEntities.createChunked(MediaTypes.TEXT_EVENT_STREAM.toContentType(), watched))
         .addHeader(RawHeader.create("Cache-Control", "no-cache"));
   }
 

@@ -18,6 +18,8 @@ final class BackendSession {
   final String ownerUserId;
   private final AtomicReference<Draft> draft = new AtomicReference<>(Draft.EMPTY);
   private final Set<String> messages = ConcurrentHashMap.newKeySet();
+  /** The texts of the messages the backend charged for (froze credits and ran the turn). */
+  private final Set<String> chargedMessages = ConcurrentHashMap.newKeySet();
   /** Uploaded assets (E5), as E7 lists them in {@code video_infos}. */
   private final List<Map<String, Object>> videoInfos = new CopyOnWriteArrayList<>();
   private volatile long lastUsedMillis;
@@ -58,5 +60,10 @@ final class BackendSession {
   /** Records a user message; false when the same text was already sent in this session. */
   boolean firstTimeSaid(String text) {
     return messages.add(text.strip());
+  }
+
+  /** Records a charged message; false when a message with the same text was already charged in this session. */
+  boolean firstTimeCharged(String text) {
+    return chargedMessages.add(text.strip());
   }
 }

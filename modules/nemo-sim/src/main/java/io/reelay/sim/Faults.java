@@ -28,11 +28,13 @@ public record Faults(
     double streamHang,
     double tempIssue,
     double askQuestion,
-    double crashedTurn) {
+    double crashedTurn,
+    double lostAnswer) {
 
   public Faults {
     for (double rate : new double[] {rateLimit429, serverError5xx, connectionReset, slowResponse, streamCut,
-        tokenRevoked, sessionLost, silentEdit, renderFailed, streamError, streamHang, tempIssue, askQuestion, crashedTurn}) {
+        tokenRevoked, sessionLost, silentEdit, renderFailed, streamError, streamHang, tempIssue, askQuestion, crashedTurn,
+        lostAnswer}) {
       if (rate < 0 || rate > 1) throw new IllegalArgumentException("fault rates are fractions from 0 to 1, got " + rate);
     }
   }
@@ -41,7 +43,7 @@ public record Faults(
   public Faults(long seed, double rateLimit429, double serverError5xx, double connectionReset, double slowResponse,
       double streamCut, double tokenRevoked, double sessionLost, double silentEdit, double renderFailed) {
     this(seed, rateLimit429, serverError5xx, connectionReset, slowResponse, streamCut, tokenRevoked, sessionLost,
-        silentEdit, renderFailed, 0, 0, 0, 0, 0);
+        silentEdit, renderFailed, 0, 0, 0, 0, 0, 0);
   }
 
   public static Faults from(Config c) {
@@ -60,10 +62,11 @@ public record Faults(
         rate(c, "stream-hang"),
         rate(c, "temp-issue"),
         rate(c, "ask-question"),
-        rate(c, "crashed-turn"));
+        rate(c, "crashed-turn"),
+        rate(c, "lost-answer"));
   }
 
-  /** The stream scenarios came later: a config block written before them still reads (as 0). */
+  /** The stream scenarios (and lost-answer) came later: a config block written before them still reads (as 0). */
   private static double rate(Config c, String key) {
     return c.hasPath(key) ? c.getDouble(key) : 0;
   }
@@ -107,6 +110,7 @@ public record Faults(
     m.put("temp-issue", tempIssue);
     m.put("ask-question", askQuestion);
     m.put("crashed-turn", crashedTurn);
+    m.put("lost-answer", lostAnswer);
     return m;
   }
 

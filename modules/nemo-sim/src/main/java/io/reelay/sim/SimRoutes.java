@@ -154,9 +154,7 @@ abstract class SimRoutes extends AllDirectives {
       stats.fault("server-error-5xx");
       return done(switch (dice.pick(3)) {
         case 0 -> envelopeError(StatusCodes.INTERNAL_SERVER_ERROR, 500, "internal server error");
-        // what a load balancer in front of the backend says: not JSON at all
-        case 1 -> HttpResponse.create().withStatus(StatusCodes.BAD_GATEWAY)
-            .withEntity(ContentTypes.TEXT_PLAIN_UTF8, "502 Bad Gateway");
+        case 1 -> badGateway();
         default -> envelopeError(StatusCodes.SERVICE_UNAVAILABLE, 503, "service temporarily unavailable");
       });
     }
@@ -214,6 +212,11 @@ abstract class SimRoutes extends AllDirectives {
     env.put("success", true);
     env.set("data", Json.mapper().valueToTree(data));
     return json(StatusCodes.OK, env);
+  }
+
+  /** What a load balancer in front of the backend says when the backend fails it: not JSON at all. */
+  static HttpResponse badGateway() {
+    return HttpResponse.create().withStatus(StatusCodes.BAD_GATEWAY).withEntity(ContentTypes.TEXT_PLAIN_UTF8, "502 Bad Gateway");
   }
 
   /** A business error: HTTP 200 + non-zero code, or the matching HTTP status when so configured. */

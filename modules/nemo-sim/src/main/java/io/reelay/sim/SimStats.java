@@ -16,6 +16,8 @@ final class SimStats {
   final LongAdder sessionsCreated = new LongAdder();
   final LongAdder messages = new LongAdder();
   final LongAdder repeatedMessages = new LongAdder();
+  /** Charged messages (credits frozen, turn run) whose text an earlier charged message of the session had. */
+  final LongAdder chargedTwice = new LongAdder();
   final LongAdder generations = new LongAdder();
   final LongAdder edits = new LongAdder();
   final LongAdder silentEdits = new LongAdder();
@@ -64,6 +66,7 @@ final class SimStats {
     out.put("sessionsCreated", sessionsCreated.sum());
     out.put("messages", messages.sum());
     out.put("repeatedMessages", repeatedMessages.sum());
+    out.put("chargedTwice", chargedTwice.sum());
     out.put("generations", generations.sum());
     out.put("edits", edits.sum());
     out.put("silentEdits", silentEdits.sum());

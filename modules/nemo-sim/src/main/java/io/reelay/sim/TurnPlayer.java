@@ -2,8 +2,10 @@ package io.reelay.sim;
 
 import java.io.IOException;
 import java.time.Duration;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.stream.BoundedSourceQueue;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.util.ByteString;
 import org.slf4j.Logger;
@@ -19,7 +21,10 @@ final class TurnPlayer {
 
   private static final Logger log = LoggerFactory.getLogger(TurnPlayer.class);
 
-  /** The stream ended abruptly on purpose (fault {@code stream-cut}). */
+  /** No cut: the stream closes at the end of the turn. */
+  static final int NO_CUT = -1;
+
+  /** The stream ended abruptly on purpose (faults {@code stream-cut}, {@code lost-answer}). */
   static final class StreamCut extends IOException {
     StreamCut() {
       super("stream cut by fault injection", null);
@@ -37,7 +42,7 @@ final class TurnPlayer {
   /** The client went away: a hanging stream stops its heartbeats (a finite turn plays on regardless). */
   private volatile boolean clientGone;
 
-  /** @param cutAfterBeat index of the beat after which the connection is cut, or -1 */
+  /** @param cutAfterBeat index of the beat after which the connection is cut, or {@link #NO_CUT} */
   TurnPlayer(ActorSystem<?> system, Turn turn, SseWire wire, Duration heartbeatInterval, int cutAfterBeat) {
     this.system = system;
     this.turn = turn;
@@ -57,6 +62,27 @@ final class TurnPlayer {
 
   void start() {
     beat(0);
+  }
+
+  /**
+   * Plays the turn for nobody (fault {@code lost-answer}): the work, the state changes and the credits
+   * happen exactly as in {@link #start}, but not one of its bytes is sent; {@link #source} goes unused.
+   */
+  void startUnheard() {
+    cut = true;
+    source.runWith(Sink.cancelled(), system);
+    beat(0);
+  }
+
+  /**
+   * What the client of a lost answer reads instead of {@link #source}: the stream starts (headers, one
+   * heartbeat) and drops a heartbeat interval later, before any event of the turn.
+   */
+  Source<ByteString, NotUsed> lostStream() {
+    return Source.single(wire.encode(AgentEvent.Heartbeat.INSTANCE))
+        .concat(Source.single(ByteString.emptyByteString()).initialDelay(heartbeatInterval).map(nothing -> {
+          throw new StreamCut();
+        }));
   }
 
   /** The response stream terminated (client disconnected, stream completed or cut). */

@@ -127,6 +127,21 @@ class AccountsAndLimitsTest {
   }
 
   @Test
+  void aRepeatRefusedWith2001IsARepeatButNotChargedTwice() throws Exception {
+    try (SimFixture f = SimFixture.start("charged-once", Map.of("credits-per-token", 100))) {
+      String token = f.token();
+      String sid = f.http.session(token);
+      assertThat(f.http.runSse(token, sid, PROMPT, e -> { }).texts()).hasSize(2);
+      assertThat(f.http.runSse(token, sid, PROMPT, e -> { }).errorBody()).contains("\"code\":2001");
+      JsonNode stats = f.stats();
+      assertThat(stats.path("messages").asLong()).isEqualTo(2);
+      assertThat(stats.path("repeatedMessages").asLong()).isEqualTo(1);
+      assertThat(stats.path("chargedTwice").asLong()).isZero();
+      assertThat(stats.path("creditsSpent").asLong()).isEqualTo(100);
+    }
+  }
+
+  @Test
   void uploadsOverTheLimitAre4002AndTheWholeRequestIsRefused() throws Exception {
     try (SimFixture f = SimFixture.start("upload-limit", Map.of("max-upload-bytes", 1024, "errors-as-http-status", true))) {
       String token = f.token();

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,11 +20,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * One test per fault kind of {@code nemo-sim.faults}, each switched on at run time through
- * {@code POST /_sim/faults} (rate 1.0) and observed with a plain HTTP client, plus seed reproducibility.
+ * {@code POST /_sim/faults} (rate 1.0) and observed with a plain HTTP client, plus seed reproducibility;
+ * and {@code chargedTwice} (messages the backend charged for again) against {@code repeatedMessages}.
  */
 class FaultKindsTest {
 
   private static final String PROMPT = "generate a 2-second clip of a lighthouse";
+  private static final Duration LOST_READ_AT_MOST = Duration.ofSeconds(30);
   private static SimFixture f;
   private static SimHttp http;
 
@@ -240,5 +245,115 @@ class FaultKindsTest {
       out.add(http.post("/api/auth/anonymous-token", null, null, Map.of("X-Client-Id", "seeded-" + i)).status());
     }
     return out;
+  }
+
+  // ---- lost-answer: the backend runs the turn, the client gets a 502 or a stream that drops before any event
+
+  /** How a lost answer reached the client. */
+  private enum Lost { BAD_GATEWAY, DROPPED_STREAM }
+
+  /** Sends {@code text} under fault lost-answer and checks what the client saw: a 502, or a stream that drops before any event. */
+  private static Lost sendAndLose(Setup s, String text) throws Exception {
+    HttpResponse<InputStream> resp = http.openSse(s.token(), s.sid(), text, Map.of(), LOST_READ_AT_MOST);
+    if (resp.statusCode() == 502) {
+      SimHttp.SseReply r = http.readSse(resp, LOST_READ_AT_MOST, e -> { });
+      assertThat(r.errorBody()).isEqualTo("502 Bad Gateway");
+      return Lost.BAD_GATEWAY;
+    }
+    assertThat(resp.statusCode()).as("a lost answer is a 502 or a started stream").isEqualTo(200);
+    assertThat(resp.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/event-stream"));
+    List<JsonNode> seen = new ArrayList<>();
+    assertThatThrownBy(() -> http.readSse(resp, LOST_READ_AT_MOST, seen::add)).isInstanceOf(IOException.class);
+    assertThat(seen).as("events before the drop").isEmpty();
+    return Lost.DROPPED_STREAM;
+  }
+
+  /** The turn of one generation ran in {@code s} although its answer was lost: credits taken, then spent; the draft has the video. */
+  private static void awaitTheGenerationRan(Setup s, int generationsSoFar) throws Exception {
+    assertThat(http.credits(s.token()).data().path("available").asInt()).as("frozen or spent at once").isEqualTo(10_000 - 100);
+    Awaitility.await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+      JsonNode credits = http.credits(s.token()).data();
+      assertThat(credits.path("frozen").asInt()).isZero();
+      assertThat(credits.path("total").asInt()).as("spent, not released").isEqualTo(10_000 - 100);
+      assertThat(f.state(s.token(), s.sid()).path("draft").path("t")).hasSize(3);
+    });
+    assertThat(f.stats().path("creditsSpent").asLong()).isEqualTo(100L * generationsSoFar);
+  }
+
+  @Test
+  void aLostAnswerIsA502OrADroppedStreamAndTheTurnRunsEitherWay() throws Exception {
+    f.faults(Map.of("seed", 7, "lost-answer", 1.0));
+    List<Lost> outcomes = new ArrayList<>();
+    // the dice pick the half: a few messages (one session each) show both
+    while (outcomes.size() < 12 && !(outcomes.contains(Lost.BAD_GATEWAY) && outcomes.contains(Lost.DROPPED_STREAM))) {
+      Setup s = setup();
+      outcomes.add(sendAndLose(s, PROMPT));
+      awaitTheGenerationRan(s, outcomes.size());
+    }
+    assertThat(outcomes).contains(Lost.BAD_GATEWAY, Lost.DROPPED_STREAM);
+    JsonNode stats = f.stats();
+    assertThat(stats.path("faultsInjected").path("lost-answer").asLong()).isEqualTo(outcomes.size());
+    assertThat(stats.path("messages").asLong()).isEqualTo(outcomes.size());
+    assertThat(stats.path("generations").asLong()).isEqualTo(outcomes.size());
+    assertThat(stats.path("chargedTwice").asLong()).isZero();
+    Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(f.stats().path("activeStreams").asLong()).isZero());
+  }
+
+  @Test
+  void whichHalfALostAnswerFallsInIsFixedByTheSeed() throws Exception {
+    List<Lost> first = lostAnswers(21);
+    List<Lost> second = lostAnswers(21);
+    assertThat(first).isEqualTo(second).contains(Lost.BAD_GATEWAY, Lost.DROPPED_STREAM);
+  }
+
+  private static List<Lost> lostAnswers(long seed) throws Exception {
+    Setup s = setup();
+    f.faults(Map.of("seed", seed, "lost-answer", 1.0));
+    List<Lost> out = new ArrayList<>();
+    for (int i = 0; i < 8; i++) out.add(sendAndLose(s, "[sim:text] hello " + i));
+    return out;
+  }
+
+  @Test
+  void sendingALostMessageAgainChargesItTwice() throws Exception {
+    Setup s = setup();
+    f.faults(Map.of("lost-answer", 1.0));
+    sendAndLose(s, PROMPT);
+    awaitTheGenerationRan(s, 1);
+
+    f.faults(Map.of());
+    SimHttp.SseReply again = http.runSse(s.token(), s.sid(), PROMPT, e -> { });
+    assertThat(again.functionCalls()).contains("generate_video_with_seedance");
+    JsonNode stats = f.stats();
+    assertThat(stats.path("messages").asLong()).isEqualTo(2);
+    assertThat(stats.path("repeatedMessages").asLong()).isEqualTo(1);
+    assertThat(stats.path("chargedTwice").asLong()).isEqualTo(1);
+    assertThat(http.credits(s.token()).data().path("total").asInt()).isEqualTo(10_000 - 200);
+
+    assertThat(http.post("/_sim/reset", null, null).status()).isEqualTo(200);
+    assertThat(f.stats().path("chargedTwice").asLong()).isZero();
+  }
+
+  @Test
+  void aMessageRefusedByA429Or5xxAndSentAgainIsNotChargedTwice() throws Exception {
+    for (String fault : List.of("rate-limit-429", "server-error-5xx")) {
+      Setup s = setup();
+      f.faults(Map.of(fault, 1.0));
+      SimHttp.SseReply refused = http.runSse(s.token(), s.sid(), PROMPT, e -> { });
+      assertThat(refused.status()).as(fault).isIn(429, 500, 502, 503);
+
+      f.faults(Map.of());
+      assertThat(http.credits(s.token()).data().path("available").asInt()).as("nothing frozen").isEqualTo(10_000);
+      assertThat(http.runSse(s.token(), s.sid(), PROMPT, e -> { }).functionCalls()).contains("generate_video_with_seedance");
+    }
+    JsonNode stats = f.stats();
+    assertThat(stats.path("faultsInjected").path("rate-limit-429").asLong()).isEqualTo(1);
+    assertThat(stats.path("faultsInjected").path("server-error-5xx").asLong()).isEqualTo(1);
+    // refused before the agent saw them: no message, so the sends after them are no repeats either
+    assertThat(stats.path("messages").asLong()).isEqualTo(2);
+    assertThat(stats.path("repeatedMessages").asLong()).isZero();
+    assertThat(stats.path("chargedTwice").asLong()).isZero();
+    assertThat(stats.path("creditsSpent").asLong()).isEqualTo(200);
   }
 }

@@ -120,6 +120,12 @@ final class SimHttp {
    */
   SseReply runSse(String token, String sessionId, String text, Map<String, Object> extra, Duration readAtMost,
       Consumer<JsonNode> onEvent) throws Exception {
+    return readSse(openSse(token, sessionId, text, extra, readAtMost), readAtMost, onEvent);
+  }
+
+  /** Sends a message and returns once the response headers are in (the body is left unread). */
+  HttpResponse<java.io.InputStream> openSse(String token, String sessionId, String text, Map<String, Object> extra,
+      Duration readAtMost) throws Exception {
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("app_name", "nemo_agent");
     body.put("user_id", "me");
@@ -130,7 +136,11 @@ final class SimHttp {
         .header("Authorization", "Bearer " + token).header("X-Skill-Source", "nemo-video").header("X-Skill-Version", "1.9")
         .header("X-Skill-Platform", "test").header("Content-Type", "application/json")
         .header("Accept", "text/event-stream").POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(body))).build();
-    HttpResponse<java.io.InputStream> resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+    return http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+  }
+
+  /** Reads an {@link #openSse} answer: the SSE stream to its end (or {@code readAtMost}), else the error body. */
+  SseReply readSse(HttpResponse<java.io.InputStream> resp, Duration readAtMost, Consumer<JsonNode> onEvent) throws Exception {
     String type = resp.headers().firstValue("Content-Type").orElse("");
     if (!type.startsWith("text/event-stream")) {
       try (java.io.InputStream in = resp.body()) {

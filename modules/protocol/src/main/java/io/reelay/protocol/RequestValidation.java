@@ -68,26 +68,58 @@ public final class RequestValidation {
   /** Longest callback URL accepted. */
   public static final int MAX_CALLBACK_CHARS = 2_048;
 
-  /** Why {@code url} cannot take webhooks, or null when it can. */
-  static String callbackProblem(String url) {
+  /**
+   * Why {@code url} cannot take webhooks, or null when it can. Strict on purpose: whatever passes
+   * here is a URL every HTTP client can send to (pekko-http's {@code Uri} included), so a webhook
+   * never fails later on its address: printable ASCII only (percent-encode the rest), http or
+   * https, a host, a port in 1-65535 or none, no user info, no fragment.
+   */
+  public static String callbackProblem(String url) {
     if (url.length() > MAX_CALLBACK_CHARS) {
       return "is longer than " + MAX_CALLBACK_CHARS + " characters";
+    }
+    for (int i = 0; i < url.length(); i++) {
+      char c = url.charAt(i);
+      if (c <= 0x20 || c >= 0x7f) {
+        return "is not a URL (" + (c == ' ' ? "a space" : String.format("character U+%04X", (int) c)) + " at index " + i
+            + "; percent-encode it)";
+      }
     }
     URI u;
     try {
       u = new URI(url);
     } catch (URISyntaxException e) {
-      return "is not a URL (" + e.getReason() + ")";
+      return "is not a URL (" + e.getReason() + " at index " + e.getIndex() + ")";
     }
     String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("http") && !scheme.equals("https")) {
       return "must be an http:// or https:// URL";
+    }
+    if (u.getRawAuthority() == null || u.getRawAuthority().isBlank()) {
+      return "must name a host";
+    }
+    try {
+      u = u.parseServerAuthority(); // a host name, IPv4 or [IPv6] literal and a numeric port, or it fails
+    } catch (URISyntaxException e) {
+      return "has no valid host and port (" + e.getReason() + ")";
     }
     if (u.getHost() == null || u.getHost().isBlank()) {
       return "must name a host";
     }
     if (u.getRawUserInfo() != null) {
       return "must not carry credentials (user:password@); webhooks are signed with reelay.webhooks.secret instead";
+    }
+    if (u.getHost().indexOf('%') >= 0) {
+      return "must not name an IPv6 zone (%…); use an address or a host name";
+    }
+    if (u.getRawAuthority().endsWith(":")) {
+      return "has an empty port after ':'; leave the ':' out or give a port";
+    }
+    if (u.getPort() != -1 && (u.getPort() < 1 || u.getPort() > 65_535)) {
+      return "has port " + u.getPort() + "; a port is 1-65535";
+    }
+    if (u.getRawFragment() != null) {
+      return "must not have a #fragment (it is never sent to the receiver)";
     }
     return null;
   }

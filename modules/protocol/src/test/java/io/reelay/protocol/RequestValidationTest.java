@@ -61,4 +61,36 @@ class RequestValidationTest {
     assertThat(RequestValidation.problems(req(base + "\"https://example.com/" + "x".repeat(2100) + "\"}")))
         .containsExactly("callbackUrl is longer than 2048 characters");
   }
+
+  @Test
+  void aCallbackUrlEveryHttpClientCanUseIsTheOnlyOneAccepted() {
+    assertThat(callback("https://hooks.example.com:8443/reelay?k=a%20b&x=1")).isNull();
+    assertThat(callback("http://127.0.0.1:65535/h")).isNull();
+    assertThat(callback("http://[::1]:8080/h")).isNull();
+    assertThat(callback("HTTPS://EXAMPLE.COM/h")).isNull();
+    assertThat(callback("https://example.com/" + "x".repeat(2028))).as("2048 characters").isNull();
+
+    assertThat(callback("https://example.com:99999/hook")).isEqualTo("callbackUrl has port 99999; a port is 1-65535");
+    assertThat(callback("https://example.com:0/hook")).isEqualTo("callbackUrl has port 0; a port is 1-65535");
+    assertThat(callback("https://example.com:99999999999/hook")).startsWith("callbackUrl has no valid host and port (");
+    assertThat(callback("https://example.com:/hook")).startsWith("callbackUrl has an empty port");
+    assertThat(callback("https://example.com/hook#part")).startsWith("callbackUrl must not have a #fragment");
+    assertThat(callback("https://exa_mple.com/hook")).startsWith("callbackUrl has no valid host and port (");
+    assertThat(callback("http://[fe80::1%25eth0]/hook")).startsWith("callbackUrl must not name an IPv6 zone");
+    assertThat(callback("https://example.com/a b")).isEqualTo("callbackUrl is not a URL (a space at index 21; percent-encode it)");
+    assertThat(callback("https://example.com/caf\u00e9")).isEqualTo("callbackUrl is not a URL (character U+00E9 at index 23; percent-encode it)");
+    assertThat(callback("https://example.com/\tx")).startsWith("callbackUrl is not a URL (character U+0009 at index 20");
+    assertThat(callback("https://example.com/h?q=a|b")).startsWith("callbackUrl is not a URL (Illegal character in query");
+    assertThat(callback("https://example.com/a%zz")).startsWith("callbackUrl is not a URL (Malformed escape pair");
+    assertThat(callback("https://example.com/" + "x".repeat(2029))).isEqualTo("callbackUrl is longer than 2048 characters");
+    assertThat(callback("mailto:someone@example.com")).isEqualTo("callbackUrl must be an http:// or https:// URL");
+  }
+
+  /** The one problem of a request whose only flaw is its callback URL, or null. */
+  private static String callback(String url) {
+    Request r = new Request(1, "r-1", "s-1", null, null, Action.CREDITS, null, null, null, null, url, null);
+    java.util.List<String> p = RequestValidation.problems(r);
+    assertThat(p).hasSizeLessThanOrEqualTo(1);
+    return p.isEmpty() ? null : p.get(0);
+  }
 }

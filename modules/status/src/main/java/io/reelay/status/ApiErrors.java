@@ -49,12 +49,34 @@ final class ApiErrors {
   }
 
   static HttpResponse response(StatusCode status, String code, String message) {
+    return response(status, code, message, Map.of());
+  }
+
+  /** The error shape plus top-level fields next to {@code error} (e.g. the {@code requestId} a 503 is about). */
+  static HttpResponse response(StatusCode status, String code, String message, Map<String, ?> extra) {
     Map<String, Object> error = new LinkedHashMap<>();
     error.put("code", code);
     error.put("message", message);
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("error", error);
+    body.putAll(extra);
     return HttpResponse.create()
         .withStatus(status)
-        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, Json.bytes(Map.of("error", error))));
+        .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, Json.bytes(body)));
+  }
+
+  /** Whether {@code e} (or what it wraps) is a timeout: ours or Kafka's. */
+  static boolean isTimeout(Throwable e) {
+    Throwable t = unwrap(e);
+    return t instanceof TimeoutException || t instanceof org.apache.kafka.common.errors.TimeoutException;
+  }
+
+  static Throwable unwrap(Throwable e) {
+    Throwable t = e;
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   static HttpResponse notFound(String message) {
@@ -91,14 +113,11 @@ final class ApiErrors {
   }
 
   static HttpResponse forException(Throwable e) {
-    Throwable t = e;
-    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-      t = t.getCause();
-    }
+    Throwable t = unwrap(e);
     if (t instanceof ApiException api) {
       return response(api.status, api.code, api.getMessage());
     }
-    if (t instanceof TimeoutException || t instanceof org.apache.kafka.common.errors.TimeoutException) {
+    if (isTimeout(t)) {
       return response(StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE", "timed out; try again later");
     }
     log.error("unexpected error while answering a request", t);

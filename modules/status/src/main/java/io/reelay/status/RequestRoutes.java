@@ -18,9 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.UUID;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeoutException;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -28,6 +26,8 @@ import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
@@ -44,11 +44,13 @@ final class RequestRoutes extends AllDirectives {
   private final StatusView view;
   private final RequestPublisher publisher;
   private final StatusSettings settings;
+  private final IdempotencyKeys idempotencyKeys;
 
   RequestRoutes(StatusView view, RequestPublisher publisher, StatusSettings settings) {
     this.view = view;
     this.publisher = publisher;
     this.settings = settings;
+    this.idempotencyKeys = new IdempotencyKeys(settings);
   }
 
   /** The routes under {@code /v1/requests}, for a caller of {@code tenant}. */
@@ -58,7 +60,8 @@ final class RequestRoutes extends AllDirectives {
             () ->
                 concat(
                     get(() -> listing(tenant)),
-                    post(() -> entity(Unmarshaller.entityToString(), body -> submit(tenant, body))))),
+                    post(() -> optionalHeaderValueByName("Idempotency-Key", key ->
+                        entity(Unmarshaller.entityToString(), body -> submit(tenant, key, body)))))),
         pathPrefix(
             PathMatchers.segment(),
             id ->
@@ -108,9 +111,29 @@ final class RequestRoutes extends AllDirectives {
                         })));
   }
 
-  private Route submit(String tenant, String body) {
-    Request request = parseSubmission(tenant, body);
-    return publish(request, Map.of("requestId", request.requestId()));
+  /**
+   * Publishes a submitted request. With an {@code Idempotency-Key} the same key (same tenant, same
+   * body) answers the same {@code requestId} again and publishes nothing; another body under a
+   * known key is 422.
+   */
+  private Route submit(String tenant, Optional<String> idempotencyKey, String body) {
+    String key = idempotencyKey.orElse(null);
+    String keyProblem = key == null ? null : IdempotencyKeys.problem(key);
+    if (keyProblem != null) {
+      throw ApiErrors.badRequest(keyProblem);
+    }
+    JsonNode node = parseBody(body);
+    byte[] fingerprint = key == null ? null : IdempotencyKeys.fingerprint(node);
+    Request request = parseSubmission(tenant, node);
+    if (key == null) {
+      return publish(request, Map.of("requestId", request.requestId()));
+    }
+    IdempotencyKeys.Claim claim = idempotencyKeys.claim(tenant, key, fingerprint, request, publisher::publish);
+    if (claim.conflict()) {
+      return complete(ApiErrors.response(StatusCodes.UNPROCESSABLE_CONTENT, "IDEMPOTENCY_KEY_REUSED",
+          "this Idempotency-Key was used with another body; use a new key for a new request"));
+    }
+    return answer(claim.published(), Map.of("requestId", claim.requestId()), claim.replayed());
   }
 
   private Route cancel(String tenant, String id) {
@@ -130,20 +153,30 @@ final class RequestRoutes extends AllDirectives {
   }
 
   private Route publish(Request request, Map<String, String> answer) {
-    CompletionStage<HttpResponse> published =
-        publisher.publish(request).thenApply(v -> json(StatusCodes.ACCEPTED, Json.mapper().valueToTree(answer)));
-    return completeWithFuture(published.exceptionally(RequestRoutes::publishFailed));
+    return answer(publisher.publish(request), answer, false);
   }
 
-  private static HttpResponse publishFailed(Throwable t) {
-    Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-    if (cause instanceof TimeoutException
-        || cause instanceof org.apache.kafka.common.errors.TimeoutException) {
+  /** 202 with {@code answer} once published; 503 with it (and Retry-After) when Kafka did not acknowledge in time. */
+  private Route answer(CompletionStage<Void> published, Map<String, String> answer, boolean replayed) {
+    CompletionStage<HttpResponse> response = published.thenApply(v -> {
+      HttpResponse ok = json(StatusCodes.ACCEPTED, Json.mapper().valueToTree(answer));
+      return replayed ? ok.addHeader(RawHeader.create("Idempotent-Replayed", "true")) : ok;
+    });
+    return completeWithFuture(response.exceptionally(t -> publishFailed(t, answer)));
+  }
+
+  private HttpResponse publishFailed(Throwable t, Map<String, String> answer) {
+    if (ApiErrors.isTimeout(t)) {
+      long seconds = Math.max(1, (settings.publishRetryAfter().toMillis() + 999) / 1000);
       return ApiErrors.response(
-          StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE",
-          "Kafka did not accept the request in time (is the broker up and the requests topic created?); try again");
+              StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE",
+              "Kafka did not acknowledge request " + answer.get("requestId") + " in time (is the broker up and the requests "
+                  + "topic created?); it may still arrive: send it again with the same Idempotency-Key or requestId, "
+                  + "it runs once",
+              answer)
+          .addHeader(RetryAfter.create(seconds));
     }
-    return ApiErrors.forException(cause);
+    return ApiErrors.forException(t);
   }
 
   /**
@@ -151,6 +184,11 @@ final class RequestRoutes extends AllDirectives {
    * to 1, {@code requestId} is generated when absent, the tenant is the API key's.
    */
   static Request parseSubmission(String tenant, String body) {
+    return parseSubmission(tenant, parseBody(body));
+  }
+
+  /** The submitted body: a JSON object, or 400. */
+  static JsonNode parseBody(String body) {
     JsonNode node;
     try {
       node = Json.mapper().readTree(body);
@@ -160,7 +198,12 @@ final class RequestRoutes extends AllDirectives {
     if (node == null || !node.isObject()) {
       throw ApiErrors.badRequest("the body must be a JSON object like {\"sessionKey\":\"…\",\"text\":\"…\"}");
     }
-    ObjectNode obj = (ObjectNode) node;
+    return node;
+  }
+
+  /** Reads {@code node} (from {@link #parseBody}; filled in here) as a request of {@code tenant}, or 400. */
+  static Request parseSubmission(String tenant, JsonNode node) {
+    ObjectNode obj = ((ObjectNode) node).deepCopy();
     if (!obj.hasNonNull("v")) {
       obj.put("v", Request.VERSION);
     }

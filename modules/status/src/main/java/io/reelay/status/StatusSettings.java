@@ -20,6 +20,9 @@ public record StatusSettings(
     int sseBuffer,
     Duration requestTimeout,
     Duration publishTimeout,
+    Duration publishRetryAfter,
+    Duration idempotencyRetention,
+    int idempotencyMaxKeys,
     int maxHistoryPerRequest,
     int maxRequests,
     int maxListLimit,
@@ -34,8 +37,11 @@ public record StatusSettings(
     apiKeys = Collections.unmodifiableMap(new LinkedHashMap<>(apiKeys));
     consumerProperties = Collections.unmodifiableMap(new LinkedHashMap<>(consumerProperties));
     producerProperties = Collections.unmodifiableMap(new LinkedHashMap<>(producerProperties));
-    if (maxHistoryPerRequest < 1 || maxRequests < 1 || sseBuffer < 1 || maxListLimit < 1) {
+    if (maxHistoryPerRequest < 1 || maxRequests < 1 || sseBuffer < 1 || maxListLimit < 1 || idempotencyMaxKeys < 1) {
       throw new IllegalArgumentException("reelay.status limits must be at least 1");
+    }
+    if (idempotencyRetention.isNegative() || idempotencyRetention.isZero()) {
+      throw new IllegalArgumentException("reelay.status.idempotency-retention must be positive");
     }
   }
 
@@ -49,6 +55,9 @@ public record StatusSettings(
         config.getInt("sse-buffer"),
         config.getDuration("request-timeout"),
         config.getDuration("publish-timeout"),
+        config.getDuration("publish-retry-after"),
+        config.getDuration("idempotency-retention"),
+        config.getInt("idempotency-max-keys"),
         config.getInt("max-history-per-request"),
         config.getInt("max-requests"),
         config.getInt("max-list-limit"),
@@ -93,16 +102,24 @@ public record StatusSettings(
   }
 
   public StatusSettings withPort(int newPort) {
-    return new StatusSettings(host, newPort, apiKeys, sseKeepAlive, sseBuffer, requestTimeout, publishTimeout,
-        maxHistoryPerRequest, maxRequests, maxListLimit, defaultListLimit, readyCheckInterval,
-        consumerRestartMinBackoff, consumerRestartMaxBackoff, consumerProperties, producerProperties);
+    return copy(newPort, apiKeys, publishTimeout);
+  }
+
+  /** The same settings with another publish timeout (tests: a record Kafka cannot take in time). */
+  public StatusSettings withPublishTimeout(Duration timeout) {
+    return copy(port, apiKeys, timeout);
   }
 
   /** The same settings with another key → tenant map (e.g. the key `reelay up` generated). */
   public StatusSettings withApiKeys(Map<String, String> keys) {
-    return new StatusSettings(host, port, keys, sseKeepAlive, sseBuffer, requestTimeout, publishTimeout,
-        maxHistoryPerRequest, maxRequests, maxListLimit, defaultListLimit, readyCheckInterval,
-        consumerRestartMinBackoff, consumerRestartMaxBackoff, consumerProperties, producerProperties);
+    return copy(port, keys, publishTimeout);
+  }
+
+  private StatusSettings copy(int newPort, Map<String, String> keys, Duration newPublishTimeout) {
+    return new StatusSettings(host, newPort, keys, sseKeepAlive, sseBuffer, requestTimeout, newPublishTimeout,
+        publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxRequests, maxListLimit,
+        defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff, consumerProperties,
+        producerProperties);
   }
 
   static Map<String, String> properties(Config block) {
@@ -119,7 +136,9 @@ public record StatusSettings(
   public String toString() {
     return "StatusSettings[host=" + host + ", port=" + port + ", apiKeys=" + apiKeys.size() + " key(s)"
         + ", sseKeepAlive=" + sseKeepAlive + ", sseBuffer=" + sseBuffer + ", requestTimeout=" + requestTimeout
-        + ", publishTimeout=" + publishTimeout + ", maxHistoryPerRequest=" + maxHistoryPerRequest
+        + ", publishTimeout=" + publishTimeout + ", publishRetryAfter=" + publishRetryAfter
+        + ", idempotencyRetention=" + idempotencyRetention + ", idempotencyMaxKeys=" + idempotencyMaxKeys
+        + ", maxHistoryPerRequest=" + maxHistoryPerRequest
         + ", maxRequests=" + maxRequests + ", maxListLimit=" + maxListLimit
         + ", defaultListLimit=" + defaultListLimit + ", readyCheckInterval=" + readyCheckInterval
         + ", consumerProperties=" + consumerProperties + ", producerProperties=" + producerProperties + "]";

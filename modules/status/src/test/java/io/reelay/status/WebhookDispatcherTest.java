@@ -1,6 +1,11 @@
 package io.reelay.status;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 
 import com.sun.net.httpserver.HttpServer;
 import io.reelay.kafka.TestKafka;
@@ -24,6 +29,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * Webhooks against the shared real broker and a real HTTP receiver on loopback: the terminal event
@@ -125,14 +131,65 @@ class WebhookDispatcherTest {
     assertThat(deliveries).isEmpty();
   }
 
+  @Test
+  void aCallbackUrlThatCannotBeSentToIsLoggedOnceWithoutItsQueryAndSkippedAndTheOthersAreDelivered() throws Exception {
+    ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(WebhookDispatcher.class);
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    logger.addAppender(logs);
+    try {
+      // all on one partition, the unusable ones between good ones (records from before submit checked URLs)
+      publishTo(0, "r-good-1", "{\"requestId\":\"r-good-1\",\"seq\":2}", url("/good-1"));
+      publishTo(0, "r-bad-port", "{\"requestId\":\"r-bad-port\",\"seq\":2}", "http://127.0.0.1:99999/hook?token=s3cr3t");
+      publishTo(0, "r-bad-space", "{\"requestId\":\"r-bad-space\",\"seq\":2}", url("/a b?token=s3cr3t"));
+      publishTo(0, "r-bad-text", "{\"requestId\":\"r-bad-text\",\"seq\":2}", "not a url at all");
+      publishTo(0, "r-good-2", "{\"requestId\":\"r-good-2\",\"seq\":2}", url("/good-2"));
+
+      Map<String, Delivery> got = new ConcurrentHashMap<>();
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
+        Delivery d = deliveries.poll(200, TimeUnit.MILLISECONDS);
+        if (d != null) {
+          got.put(d.path(), d);
+        }
+        return got.size() == 2;
+      });
+      assertThat(got.keySet()).containsExactlyInAnyOrder("/good-1", "/good-2");
+      assertThat(got.get("/good-2").eventId()).isEqualTo("r-good-2:2");
+
+      List<String> warnings = logs.list.stream()
+          .filter(e -> e.getLevel() == Level.WARN)
+          .map(ILoggingEvent::getFormattedMessage)
+          .toList();
+      assertThat(warnings).filteredOn(w -> w.contains("r-bad-port")).singleElement().asString()
+          .contains("127.0.0.1:99999/hook?…").contains("port 99999").contains("skipped");
+      assertThat(warnings).filteredOn(w -> w.contains("r-bad-space")).hasSize(1);
+      assertThat(warnings).filteredOn(w -> w.contains("r-bad-text")).hasSize(1);
+      assertThat(warnings).noneMatch(w -> w.contains("s3cr3t"));
+      assertThat(calls).doesNotContainKey("/a b").doesNotContainKey("/a");
+    } finally {
+      logger.detachAppender(logs);
+    }
+  }
+
+  @Test
+  void theRedactedUrlOfALogHasNoQueryNoCredentialsAndNoControlCharacters() {
+    assertThat(WebhookDispatcher.redacted("https://u:pw@example.com:99999/p?token=1#f")).isEqualTo("https://…@example.com:99999/p?…");
+    assertThat(WebhookDispatcher.redacted("http://h/a\nb")).isEqualTo("http://h/a?b");
+    assertThat(WebhookDispatcher.redacted("http://h/" + "x".repeat(500))).hasSize(201).endsWith("x…");
+  }
+
   private String url(String path) {
     return "http://127.0.0.1:" + receiver.getAddress().getPort() + path;
   }
 
   private void publish(String key, String value, String callbackUrl) throws Exception {
+    publishTo(null, key, value, callbackUrl);
+  }
+
+  private void publishTo(Integer partition, String key, String value, String callbackUrl) throws Exception {
     try (KafkaProducer<String, String> p = new KafkaProducer<>(
         Map.of("bootstrap.servers", TestKafka.bootstrapServers()), new StringSerializer(), new StringSerializer())) {
-      ProducerRecord<String, String> r = new ProducerRecord<>(topic, key, value);
+      ProducerRecord<String, String> r = new ProducerRecord<>(topic, partition, key, value);
       if (callbackUrl != null) {
         r.headers().add(io.reelay.protocol.Topics.CALLBACK_URL_HEADER, callbackUrl.getBytes(StandardCharsets.UTF_8));
       }

@@ -1,6 +1,7 @@
 package io.reelay.worker;
 
 import io.reelay.nemo.AgentEvent;
+import io.reelay.nemo.Answers.Credits;
 import io.reelay.nemo.Answers.SessionState;
 import io.reelay.nemo.FailurePolicy;
 import io.reelay.nemo.NemoException;
@@ -31,6 +32,9 @@ final class AgentTurn {
   private final WorkerSettings settings;
   private SessionState before;
   private String beforeFingerprint; // of the state before the message, when only that is known (resumed)
+  private Credits creditsBefore; // the account before the message: the evidence of a message taken
+  private boolean countingCredits; // the credits asked for are the evidence (not the credits a person asked for)
+  private boolean resent; // sent once more, when state and credits showed the backend never took it
   private boolean sawText;
   private final Set<GuiTranslator.GuiAction> guiActions = EnumSet.noneOf(GuiTranslator.GuiAction.class);
   private String timeline;
@@ -48,13 +52,32 @@ final class AgentTurn {
    */
   static AgentTurn resumed(Action action, WorkerSettings settings, String fingerprint) {
     AgentTurn t = new AgentTurn(action, settings);
-    t.beforeFingerprint = fingerprint;
+    int credits = fingerprint.indexOf(CREDITS);
+    t.beforeFingerprint = credits < 0 ? fingerprint : fingerprint.substring(0, credits);
+    if (credits >= 0) {
+      String[] af = fingerprint.substring(credits + CREDITS.length()).split(",");
+      long available = Long.parseLong(af[0]);
+      long frozen = Long.parseLong(af[1]);
+      t.creditsBefore = new Credits(available, frozen, available + frozen);
+    }
     t.unchangedChecks = 0;
     return t;
   }
 
-  /** The fingerprint of the state before the message (null until it was seen): a snapshot carries it. */
+  private static final String CREDITS = ";credits=";
+
+  /**
+   * What was seen before the message (null until the state was): the state's fingerprint and the
+   * credits (available, frozen). A snapshot carries it, so whoever settles a dropped stream has the
+   * same evidence.
+   */
   String fingerprintBefore() {
+    String state = stateBefore();
+    return state == null || creditsBefore == null ? state
+        : state + CREDITS + creditsBefore.available() + "," + creditsBefore.frozen();
+  }
+
+  private String stateBefore() {
     return before != null ? before.fingerprint() : beforeFingerprint;
   }
 
@@ -104,6 +127,7 @@ final class AgentTurn {
     }
     if (t instanceof NemoException.Backend || (t instanceof NemoException.Http h && refusedUnread(h))) {
       before = null; // start over from the state check once the identity is repaired
+      creditsBefore = null;
       return new Next.Failed(t);
     }
     if (t instanceof NemoException.Http || t instanceof NemoException.Transport) {
@@ -126,15 +150,63 @@ final class AgentTurn {
   /** The backend's state, before the message, after the stream, or while a dropped stream is settled. */
   Next onState(SessionState s) {
     String now = TimelineSummary.of(s.draft());
-    if (fingerprintBefore() == null) {
+    if (stateBefore() == null) {
       before = s;
-      return new Next.Send();
+      countingCredits = true; // then the credits, then the message
+      return new Next.CountCredits();
     }
     return unchangedChecks >= 0 ? settle(s, now) : afterStream(s, now);
   }
 
+  /** Whether the credits asked for last are this turn's evidence (then {@link #onCredits} takes them). */
+  boolean countsCredits() {
+    return countingCredits;
+  }
+
+  /**
+   * The account, before the message (then it is sent) or while a dropped stream is settled with
+   * the state unchanged: credits held or spent since show the backend took the message, and it is
+   * never sent again; credits unchanged through the whole check window show it never arrived, and
+   * it is sent once more.
+   */
+  Next onCredits(Credits c) {
+    countingCredits = false;
+    if (unchangedChecks < 0) {
+      creditsBefore = c;
+      return new Next.Send();
+    }
+    if (creditsBefore != null && c.frozen() > creditsBefore.frozen()) {
+      return new Next.Say("The backend took the message (" + (c.frozen() - creditsBefore.frozen())
+          + " credits are held for it) and is still working; looking again in " + seconds(settings.recoveryInterval()),
+          new Next.After(settings.recoveryInterval(), new Next.CheckState(null)));
+    }
+    if (creditsBefore != null && c.available() < creditsBefore.available()) {
+      String now = before == null ? "" : " " + TimelineSummary.of(before.draft());
+      return new Next.Finish(RequestState.COMPLETED, "The stream dropped, but the backend finished the message (" + (creditsBefore.available()
+          - c.available()) + " credits spent); its reply was lost with the stream and the timeline did not change." + now,
+          new Result(null, timeline, null, null), null);
+    }
+    if (++unchangedChecks < settings.recoveryMaxUnchanged()) {
+      return new Next.Say("No change yet (check " + unchangedChecks + " of " + settings.recoveryMaxUnchanged()
+          + "); looking again in " + seconds(settings.recoveryInterval()),
+          new Next.After(settings.recoveryInterval(), new Next.CheckState(null)));
+    }
+    if (creditsBefore != null && !resent) {
+      // state and credits unchanged through the whole window: the backend never took it (what the hint
+      // told a person to do by hand; under the same request, once)
+      resent = true;
+      unchangedChecks = -1;
+      return new Next.Say("The backend never took the message (state and credits unchanged after " + settings.recoveryMaxUnchanged()
+          + " checks); sending it once more", new Next.Send());
+    }
+    return new Next.Finish(RequestState.FAILED, "The connection dropped and nothing changed after " + unchangedChecks + " checks", null,
+        new ErrorInfo("STREAM_LOST", "the stream dropped and the backend state did not change", true, resent
+            ? "It was sent twice and the backend took neither; send the request again later under a new requestId"
+            : "The message was not sent again, to avoid paying twice; send the request again under a new requestId"));
+  }
+
   private Next settle(SessionState s, String now) {
-    if (!s.fingerprint().equals(fingerprintBefore())) {
+    if (!s.fingerprint().equals(stateBefore())) {
       String what = "The stream dropped, but the backend finished: "
           + (before == null ? now : TimelineDiff.describe(before.draft(), s.draft(), now));
       if (action == Action.GENERATE && settings.followGuiExport() && s.hasExportableDraft()) {
@@ -146,13 +218,8 @@ final class AgentTurn {
       }
       return new Next.Finish(RequestState.COMPLETED, what, new Result(null, now, null, null), null);
     }
-    if (++unchangedChecks >= settings.recoveryMaxUnchanged()) {
-      return new Next.Finish(RequestState.FAILED, "The connection dropped and nothing changed after " + unchangedChecks + " checks", null,
-          new ErrorInfo("STREAM_LOST", "the stream dropped and the backend state did not change", true,
-              "The message was not sent again, to avoid paying twice; send the request again under a new requestId"));
-    }
-    return new Next.Say("No change yet (check " + unchangedChecks + " of " + settings.recoveryMaxUnchanged()
-        + "); looking again in " + seconds(settings.recoveryInterval()), new Next.After(settings.recoveryInterval(), new Next.CheckState(null)));
+    countingCredits = true; // the state did not change: the credits tell whether the backend took the message
+    return new Next.CountCredits();
   }
 
   private Next afterStream(SessionState s, String now) {

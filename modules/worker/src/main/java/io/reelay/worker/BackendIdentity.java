@@ -3,6 +3,7 @@ package io.reelay.worker;
 import io.reelay.nemo.Answers.AnonymousToken;
 import io.reelay.nemo.Answers.BackendSession;
 import io.reelay.nemo.FailurePolicy.Remedy;
+import io.reelay.nemo.FailurePolicy.RetryPolicy;
 import io.reelay.nemo.Token;
 import io.reelay.protocol.Action;
 import io.reelay.protocol.LanguageDetector;
@@ -12,8 +13,8 @@ import io.reelay.protocol.SessionSnapshot;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -31,8 +32,8 @@ final class BackendIdentity {
     NOTHING
   }
 
-  /** A failure repaired by renewing part of the identity: say {@code note} in {@code phase}, then carry on. */
-  record Repair(Phase phase, String note) {}
+  /** A failure repaired by renewing part of the identity: say {@code note} in {@code phase}, then carry on after {@code in}. */
+  record Repair(Phase phase, String note, Duration in) {}
 
   private final String clientId;
   private final String sessionKey;
@@ -122,21 +123,26 @@ final class BackendIdentity {
   }
 
   /**
-   * The repair {@code remedy} calls for, once per request ({@code tried} holds those it had; the
-   * one returned is added), or empty: nothing to repair, the request fails. A fixed token is never
-   * renewed.
+   * The repair {@code remedy} calls for, or empty: nothing to repair, the request fails. A fixed
+   * token is never renewed. {@code attempts} counts this request's repairs per remedy (the one
+   * returned is counted): the first goes at once, each further one after {@code retry}'s repair
+   * wait, for as long as the request's deadline allows (the backend did not take the call).
    */
-  Optional<Repair> repair(Remedy remedy, Set<Remedy> tried) {
-    if (remedy == Remedy.RENEW_TOKEN && !fixedToken && tried.add(remedy)) {
+  Optional<Repair> repair(Remedy remedy, Map<Remedy, Integer> attempts, RetryPolicy retry, double random) {
+    boolean renew = remedy == Remedy.RENEW_TOKEN && !fixedToken;
+    if (!renew && remedy != Remedy.NEW_SESSION) {
+      return Optional.empty();
+    }
+    int attempt = attempts.merge(remedy, 1, Integer::sum);
+    Duration wait = retry.repairWait(attempt, random);
+    String again = attempt == 1 ? "" : " (repair " + attempt + ", in " + AgentTurn.seconds(wait) + ")";
+    if (renew) {
       token = null;
-      return Optional.of(new Repair(Phase.AUTHENTICATING, "The token expired; getting a new one"));
+      return Optional.of(new Repair(Phase.AUTHENTICATING, "The token expired; getting a new one" + again, wait));
     }
-    if (remedy == Remedy.NEW_SESSION && tried.add(remedy)) {
-      backendSessionId = null;
-      return Optional.of(new Repair(Phase.SESSION,
-          "The backend session was lost; starting a new one (the agent's earlier history is gone)"));
-    }
-    return Optional.empty();
+    backendSessionId = null;
+    return Optional.of(new Repair(Phase.SESSION,
+        "The backend session was lost; starting a new one (the agent's earlier history is gone)" + again, wait));
   }
 
   String clientId() {

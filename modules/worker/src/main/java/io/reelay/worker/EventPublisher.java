@@ -18,7 +18,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -48,6 +50,8 @@ public final class EventPublisher implements AutoCloseable {
   // the last seq published per unfinished request, so whoever ends a request after a crash
   // continues its sequence
   private final ConcurrentHashMap<String, Long> lastSeq = new ConcurrentHashMap<>();
+
+  private volatile boolean closed;
 
   private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "reelay-event-sender");
@@ -180,8 +184,45 @@ public final class EventPublisher implements AutoCloseable {
     return f;
   }
 
+  /**
+   * Sends with {@code send} until Kafka takes it, with backoff between tries (from 1 s, doubling,
+   * up to 30 s, with jitter), each failed try a WARN naming {@code what}. Fails only once the
+   * publisher is closed (the worker stops): for what must not be lost or skipped, such as a terminal
+   * event or a dead letter, whose record must not be committed before.
+   */
+  public CompletionStage<Void> untilTaken(String what, Supplier<CompletionStage<Void>> send) {
+    CompletableFuture<Void> taken = new CompletableFuture<>();
+    tryUntilTaken(what, send, 1, taken);
+    return taken;
+  }
+
+  private void tryUntilTaken(String what, Supplier<CompletionStage<Void>> send, int attempt, CompletableFuture<Void> taken) {
+    send.get().whenComplete((ok, err) -> {
+      if (err == null) {
+        taken.complete(null);
+      } else if (closed) {
+        log.warn("{} not taken by Kafka, and the worker is stopping: {}", what, err.toString());
+        taken.completeExceptionally(err);
+      } else {
+        long cap = Math.min(RETRY_MAX.toMillis(), RETRY_FIRST.toMillis() << Math.min(attempt - 1, 16));
+        long wait = cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1);
+        log.warn("{} not taken by Kafka ({}); trying again in {} ms (attempt {})", what, err.toString(), wait, attempt + 1);
+        CompletableFuture.delayedExecutor(wait, TimeUnit.MILLISECONDS).execute(() -> tryUntilTaken(what, send, attempt + 1, taken));
+      }
+    });
+  }
+
+  private static final Duration RETRY_FIRST = Duration.ofSeconds(1);
+  private static final Duration RETRY_MAX = Duration.ofSeconds(30);
+
+  /** Whether {@link #close} was called: nothing more will be sent. */
+  public boolean closed() {
+    return closed;
+  }
+
   @Override
   public void close() {
+    closed = true;
     sender.shutdown();
     try {
       if (!sender.awaitTermination(5, TimeUnit.SECONDS)) {

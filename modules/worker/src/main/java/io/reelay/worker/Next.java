@@ -52,8 +52,11 @@ sealed interface Next {
   /** Poll the render now. */
   record PollRender() implements Next {}
 
-  /** Check the credits. */
+  /** Check the credits (a credits request, or the agent pointed at the account): they end the request. */
   record CheckCredits() implements Next {}
+
+  /** Look at the credits as evidence for the agent turn (before its message, or whether a dropped one was taken). */
+  record CountCredits() implements Next {}
 
   /** Add the file at {@code url} to the session (the backend fetches it). */
   record UploadUrl(String url) implements Next {}

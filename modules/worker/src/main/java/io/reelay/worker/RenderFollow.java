@@ -9,13 +9,17 @@ import io.reelay.protocol.Event.ErrorInfo;
 import io.reelay.protocol.Event.Result;
 import io.reelay.protocol.Phase;
 import io.reelay.protocol.RequestState;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HexFormat;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * One export's render, followed to its end: the render id (derived from the requestId, so a repeat
+ * One export's render, followed to its end: the render id (derived from tenant and requestId, so a repeat
  * after failover is the same job), how many times it was submitted, when to poll next, what progress
  * the user has seen, and the decision ({@link Next}) on each answer of the backend. The session
  * carries the decisions out; times are passed in, so it is tested by calling it.
@@ -38,13 +42,13 @@ final class RenderFollow {
     }
 
     /** A new export's render ({@code timeline}: what the finished request reports of the timeline, null: nothing). */
-    RenderFollow follow(String requestId, String timeline) {
-      return new RenderFollow(requestId, this, timeline);
+    RenderFollow follow(String tenant, String requestId, String timeline) {
+      return new RenderFollow(tenant, requestId, this, timeline);
     }
 
     /** A render a previous owner (or incarnation) submitted, or recorded just before submitting: followed under its id. */
-    RenderFollow resume(String requestId, String renderId, Instant now) {
-      RenderFollow f = new RenderFollow(requestId, this, null);
+    RenderFollow resume(String tenant, String requestId, String renderId, Instant now) {
+      RenderFollow f = new RenderFollow(tenant, requestId, this, null);
       f.renderId = renderId;
       f.submits = renderSubmitOf(renderId);
       f.begin(now);
@@ -52,18 +56,21 @@ final class RenderFollow {
     }
   }
 
+  private final String tenant;
   private final String requestId;
   private final Setup setup;
   private final String timeline;
   private String renderId;
   private int submits;
   private boolean reSubmittedUnknown;
+  private String submitUnder; // the recorded id of a render the backend never got: submitted under it
   private RenderPoller poller;
   private Instant started;
   private Instant pollSent;
   private Integer lastProgress;
 
-  private RenderFollow(String requestId, Setup setup, String timeline) {
+  private RenderFollow(String tenant, String requestId, Setup setup, String timeline) {
+    this.tenant = tenant;
     this.requestId = requestId;
     this.setup = setup;
     this.timeline = timeline;
@@ -77,7 +84,8 @@ final class RenderFollow {
   /** A new submit: answers the id it goes under (the first one the request's own, later ones numbered). */
   String submit(Instant now) {
     submits++;
-    renderId = renderIdFor(requestId, submits);
+    renderId = submitUnder != null ? submitUnder : renderIdFor(tenant, requestId, submits);
+    submitUnder = null;
     begin(now);
     return renderId;
   }
@@ -144,6 +152,7 @@ final class RenderFollow {
     }
     reSubmittedUnknown = true;
     submits--;
+    submitUnder = renderId;
     renderId = null;
     return new Next.Say(Phase.EXPORTING, "The backend has no render under this export's id yet; submitting it now", null,
         new Next.CheckDraft());
@@ -176,9 +185,44 @@ final class RenderFollow {
     return 1;
   }
 
-  /** The render id is derived from the requestId, so a repeat after failover is the same job. */
-  static String renderIdFor(String requestId, int submit) {
-    String base = "render_" + requestId.replaceAll("[^A-Za-z0-9_-]", "_");
+  /**
+   * The render id of a request's {@code submit}-th render: derived from (tenant, requestId), so a
+   * repeat after failover is the same job, and injective, so no two requests share a job. Letters,
+   * digits and '-' stay; every other character becomes '_' and its UTF-8 bytes in upper-case hex
+   * ("e.1" → "e_2E1", "e_1" → "e_5F1"); "_x" separates tenant and request, "_r" a re-submit's
+   * number, neither of which an escape can produce. Too long for a backend id: a digest instead.
+   */
+  static String renderIdFor(String tenant, String requestId, int submit) {
+    String base = "render_" + escape(tenant) + "_x" + escape(requestId);
+    if (base.length() > MAX_ID - 4) {
+      base = "render_h" + sha256((tenant + "\u0000" + requestId).getBytes(StandardCharsets.UTF_8));
+    }
     return submit <= 1 ? base : base + "_r" + submit;
+  }
+
+  /** Longest render id sent (the backend documents no limit; ids of other clients stay well below this). */
+  private static final int MAX_ID = 128;
+
+  private static String escape(String s) {
+    StringBuilder sb = new StringBuilder();
+    for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
+      char c = (char) (b & 0xff);
+      if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+        sb.append(c);
+      } else {
+        sb.append('_').append(HEX[(b >> 4) & 0xf]).append(HEX[b & 0xf]);
+      }
+    }
+    return sb.toString();
+  }
+
+  private static final char[] HEX = "0123456789ABCDEF".toCharArray();
+
+  private static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JVM", e);
+    }
   }
 }

@@ -8,7 +8,9 @@ import io.reelay.protocol.Phase;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
 import java.time.Instant;
+import java.util.Map;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -37,6 +39,9 @@ final class RequestEvents {
   private static final String CHECK_STATUS = "It may have finished already: check its status";
 
   private final EventPublisher out;
+  // terminal events handed out and not yet taken by Kafka (every kind: a session's end, a cancel, a
+  // cancelled queued request, one given up after crashes), each retried until it is
+  private final Map<String, Event> pendingTerminals = new ConcurrentHashMap<>();
 
   RequestEvents(EventPublisher out) {
     this.out = out;
@@ -93,8 +98,10 @@ final class RequestEvents {
 
   /** What a person reads when the client is about to retry a call. */
   static String retrying(NemoClient.RetryNotice n) {
-    return "The backend answered " + n.code() + " to " + n.call() + "; retry " + n.attempt() + " in "
-        + Math.max(1, Math.round(n.delay().toMillis() / 1000.0)) + " s";
+    String in = Math.max(1, Math.round(n.delay().toMillis() / 1000.0)) + " s";
+    return n.refused() != null
+        ? "Waiting for the backend (" + n.refused() + "), retrying in " + in
+        : "The backend answered " + n.code() + " to " + n.call() + "; retry " + n.attempt() + " in " + in;
   }
 
   /** Where a request handed to a session again (after a crash) goes on: above every seq published for it here. */
@@ -132,10 +139,11 @@ final class RequestEvents {
 
     /**
      * Publishes the terminal event made by {@link #terminal} once {@code recorded} (the snapshot
-     * that holds it) is done, whether or not Kafka took that snapshot (the event must go out).
+     * that holds it) is done, whether or not Kafka took that snapshot (the event must go out), and
+     * until Kafka takes it.
      */
     CompletionStage<Void> publishAfter(CompletionStage<Void> recorded, Event terminal) {
-      CompletionStage<Void> sent = recorded
+      return recorded
           .handle((ok, err) -> {
             if (err != null) {
               log.warn("snapshot before the terminal event of {} not written: {}", terminal.requestId(), err.toString());
@@ -143,12 +151,6 @@ final class RequestEvents {
             return null;
           })
           .thenCompose(x -> send(terminal, request.callbackUrl()));
-      sent.whenComplete((ok, err) -> {
-        if (err != null) {
-          log.error("terminal event of {} not published: {}", terminal.requestId(), err.toString());
-        }
-      });
-      return sent;
     }
 
     /** Whether the block in use is half spent: time to reserve the next one, long before it is needed. */
@@ -170,6 +172,12 @@ final class RequestEvents {
     return send(event(r, seq, state, phase, message, progress, result, error), r.callbackUrl());
   }
 
+  /**
+   * Sends {@code e}. A terminal event is sent until Kafka takes it (with backoff; it is pending
+   * meanwhile): the stage completes only then, so whoever waits on it neither reports the request
+   * finished nor lets its offset be committed before. It fails only when the publisher is closed
+   * (the worker stops): the next owner finds the request in its session's snapshot.
+   */
   private CompletionStage<Void> send(Event e, String callbackUrl) {
     MDC.put("requestId", e.requestId());
     MDC.put("sessionKey", e.sessionKey());
@@ -179,7 +187,18 @@ final class RequestEvents {
       MDC.remove("requestId");
       MDC.remove("sessionKey");
     }
-    return out.publish(e, callbackUrl);
+    if (!e.isTerminal()) {
+      return out.publish(e, callbackUrl);
+    }
+    String key = e.tenant() + "/" + e.requestId();
+    pendingTerminals.put(key, e);
+    return out.untilTaken("terminal event " + e.seq() + " of " + e.requestId(), () -> out.publish(e, callbackUrl))
+        .whenComplete((ok, err) -> pendingTerminals.remove(key, e));
+  }
+
+  /** Terminal events handed out that Kafka has not taken yet. */
+  int pendingTerminals() {
+    return pendingTerminals.size();
   }
 
   private static Event event(Request r, long seq, RequestState state, Phase phase, String message, Double progress, Result result,

@@ -15,9 +15,9 @@ import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
 import io.reelay.protocol.SessionSnapshot.InFlight;
 import java.time.Instant;
-import java.util.EnumSet;
+import java.util.EnumMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import java.util.stream.Collectors;
 import org.apache.pekko.stream.UniqueKillSwitch;
 
@@ -35,8 +35,8 @@ final class RunningRequest {
   /** The request's offset on the requests topic (-1: not read from Kafka). */
   final long offset;
   final RequestEvents.Sequence events;
-  /** The identity repairs this request had (each at most once). */
-  final Set<Remedy> repaired = EnumSet.noneOf(Remedy.class);
+  /** The identity repairs this request had, per remedy. */
+  final Map<Remedy, Integer> repaired = new EnumMap<>(Remedy.class);
   private final WorkerSettings settings;
   private final RenderFollow.Setup renders;
   Phase phase = Phase.QUEUED;
@@ -68,7 +68,7 @@ final class RunningRequest {
    */
   Next resume(InFlight was, Instant now) {
     if (was.renderId() != null) {
-      render = renders.resume(request.requestId(), was.renderId(), now);
+      render = renders.resume(request.tenantOrDefault(), request.requestId(), was.renderId(), now);
       return new Next.Say(Phase.RENDERING, "Resumed from the session's last snapshot: following the render already submitted",
           null, new Next.Start());
     }
@@ -148,6 +148,9 @@ final class RunningRequest {
   }
 
   Next onCredits(Credits c) {
+    if (turn != null && turn.countsCredits()) {
+      return turn.onCredits(c);
+    }
     return new Next.Finish(RequestState.COMPLETED, "Credits: " + c.available() + " available, " + c.frozen() + " held for running work",
         new Result(null, timeline(), new Event.Credits(c.available(), c.frozen(), c.total()), null), null);
   }
@@ -173,7 +176,7 @@ final class RunningRequest {
   /** A new submit of the export's render: its id. */
   String submitRender(Instant now) {
     if (render == null) {
-      render = renders.follow(request.requestId(), timeline());
+      render = renders.follow(request.tenantOrDefault(), request.requestId(), timeline());
     }
     return render.submit(now);
   }

@@ -18,11 +18,11 @@ import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
 import io.reelay.protocol.SessionSnapshot;
 import io.reelay.protocol.SessionSnapshot.InFlight;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import org.apache.pekko.Done;
@@ -221,8 +221,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       job.phase = Phase.RENDERING;
       job.render().polling(Instant.now());
       pipe(client.pollRender(identity.token(), job.renderId()), (id, x) -> new RenderUpdate(id, x, false));
-    } else if (next instanceof Next.CheckCredits) {
-      job.phase = Phase.CREDITS;
+    } else if (next instanceof Next.CheckCredits || next instanceof Next.CountCredits) {
+      job.phase = next instanceof Next.CheckCredits ? Phase.CREDITS : job.phase;
       pipe(client.credits(identity.token()), CreditsReady::new);
     } else if (next instanceof Next.UploadUrl u) {
       pipe(client.uploadUrls(identity.token(), identity.backendSessionId(), List.of(u.url())), Uploaded::new);
@@ -325,7 +325,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       answered = events.notCancellable(c, "already finished");
     }
     String id = c.requestId();
-    answered.whenComplete((ok, e) -> registry.tell(new SessionRegistry.Finished(session, id)));
+    answered.thenRun(() -> registry.tell(new SessionRegistry.Finished(session, id)));
     memory.remember(id, identity.forSnapshot(), inFlight());
     return this;
   }
@@ -354,10 +354,10 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   /** Transport faults were already retried by the client; what remains is identity repair (once each), or the end. */
   private void repairOrFail(Throwable t) {
-    Optional<BackendIdentity.Repair> repair = identity.repair(FailurePolicy.remedy(t), job.repaired);
-    if (repair.isPresent()) {
-      // then on from where the request was (a render keeps its job)
-      carryOut(new Next.Say(repair.get().phase(), repair.get().note(), null, new Next.After(Duration.ZERO, new Next.Advance())));
+    Optional<BackendIdentity.Repair> repair =
+        identity.repair(FailurePolicy.remedy(t), job.repaired, client.settings().retry(), ThreadLocalRandom.current().nextDouble());
+    if (repair.isPresent()) { // then on from where the request was (a render keeps its job)
+      carryOut(new Next.Say(repair.get().phase(), repair.get().note(), null, new Next.After(repair.get().in(), new Next.Advance())));
       return;
     }
     ErrorInfo info = FailureReport.describe(t, identity.userId());
@@ -420,10 +420,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     sendingTerminalOf = terminal.requestId();
     terminalSending = done.events.publishAfter(memory.finished(identity.forSnapshot(), terminal.requestId(), done.offset, terminal),
         terminal);
-    terminalSending.whenComplete((ok, err) -> {
-      if (err == null) {
-        self.tell(new TerminalPublished(terminal.requestId()));
-      }
+    // retried until Kafka takes it; it fails only as the worker stops, and then the request stays in hand, not committed
+    terminalSending.thenRun(() -> {
+      self.tell(new TerminalPublished(terminal.requestId()));
       registry.tell(new SessionRegistry.Finished(session, terminal.requestId()));
     });
   }

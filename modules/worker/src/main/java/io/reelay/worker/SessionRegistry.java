@@ -288,7 +288,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
         // event: publish it (the same event, the same seq) rather than run the request again
         getContext().getLog().info("request {} delivered again; it finished, its terminal event is published again", r.requestId());
         ActorRef<Outcome> replyTo = s.replyTo();
-        events.republish(pending, r.callbackUrl()).whenComplete((ok, err) -> replyTo.tell(Outcome.FINISHED));
+        events.republish(pending, r.callbackUrl()).whenComplete((ok, err) -> replyTo.tell(err == null ? Outcome.FINISHED : Outcome.RELEASED));
         return this;
       }
       getContext().getLog().info("request {} delivered again; it finished already, not run twice", r.requestId());
@@ -325,13 +325,13 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
         slot.queue.remove(q);
         slot.memory.remember(q.id(), null, null);
         slot.memory.remember(c.id(), null, null);
-        events.cancelledBeforeStart(q.request, q.firstSeq).whenComplete((ok, err) -> q.answer(Outcome.FINISHED));
-        events.cancelDone(c.request).whenComplete((ok, err) -> c.answer(Outcome.FINISHED));
+        events.cancelledBeforeStart(q.request, q.firstSeq).whenComplete((ok, err) -> q.answer(err == null ? Outcome.FINISHED : Outcome.RELEASED));
+        events.cancelDone(c.request).whenComplete((ok, err) -> c.answer(err == null ? Outcome.FINISHED : Outcome.RELEASED));
         return;
       }
     }
     slot.memory.remember(c.id(), null, null);
-    events.notCancellable(c.request, "is not running or queued in this session").whenComplete((ok, err) -> c.answer(Outcome.FINISHED));
+    events.notCancellable(c.request, "is not running or queued in this session").whenComplete((ok, err) -> c.answer(err == null ? Outcome.FINISHED : Outcome.RELEASED));
   }
 
   private void dispatch(String session, Slot slot) {
@@ -416,7 +416,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     if (lost != null) {
       slot.memory.remember(lost.id(), null, null);
       getContext().getLog().error("request {} of session {}: {}", lost.id(), session, reason);
-      events.crashed(lost.request, lost.firstSeq, reason).whenComplete((ok, err) -> lost.answer(Outcome.FINISHED));
+      events.crashed(lost.request, lost.firstSeq, reason).whenComplete((ok, err) -> lost.answer(err == null ? Outcome.FINISHED : Outcome.RELEASED));
     }
     dispatch(session, slot);
   }

@@ -394,7 +394,9 @@ public final class Worker {
   private CompletionStage<Done> reject(ConsumerRecord<String, byte[]> rec, Rejection why) {
     String reason = why.reason();
     log.warn("rejected record {}-{}@{}: {}", rec.topic(), rec.partition(), rec.offset(), reason);
-    CompletionStage<Void> dlq = events.deadLetter(rec, reason, DLQ_MAX_BYTES);
+    // retried until Kafka takes it: the record is committed only then, so a dead letter is never lost
+    CompletionStage<Void> dlq = events.untilTaken("dead letter of " + rec.topic() + "-" + rec.partition() + "@" + rec.offset(),
+        () -> events.deadLetter(rec, reason, DLQ_MAX_BYTES));
     JsonNode node = readTree(rec.value());
     String requestId = text(node, "requestId");
     if (requestId == null) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.ConfigFactory;
 import io.reelay.nemo.AgentEvent;
+import io.reelay.nemo.Answers.Credits;
 import io.reelay.nemo.Answers.SessionState;
 import io.reelay.nemo.NemoException;
 import io.reelay.protocol.Action;
@@ -37,11 +38,23 @@ class AgentTurnTest {
   private static final SessionState VIDEO =
       state("{\"draft\":{\"t\":[{\"tt\":0,\"sg\":[{\"name\":\"fox\",\"st\":0,\"d\":5000}]}]}}");
 
+  private static final Credits HUNDRED = new Credits(100, 0, 100);
+
+  /** A turn whose message went out: the state before, then the credits before, then it is sent. */
   private static AgentTurn sent(Action action) {
     AgentTurn turn = new AgentTurn(action, SETTINGS);
-    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.Send()); // the state before: record it, then send
-    assertThat(turn.fingerprintBefore()).isEqualTo(EMPTY.fingerprint());
+    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.CountCredits()); // the state before, then the credits
+    assertThat(turn.countsCredits()).isTrue();
+    assertThat(turn.onCredits(HUNDRED)).isEqualTo(new Next.Send()); // record both, then send
+    assertThat(turn.countsCredits()).isFalse();
+    assertThat(turn.fingerprintBefore()).isEqualTo(EMPTY.fingerprint() + ";credits=100,0");
     return turn;
+  }
+
+  /** Settles one check of a dropped stream in which the state did not change, with {@code credits} seen. */
+  private static Next unchangedCheck(AgentTurn turn, Credits credits) {
+    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.CountCredits());
+    return turn.onCredits(credits);
   }
 
   @Test
@@ -101,15 +114,58 @@ class AgentTurnTest {
     Next n = turn.onStreamEnded(new CompletionException(new NemoException.Stream("STREAM_CUT", "cut")));
     assertThat(((Next.Say) n).text()).contains("dropped").contains("not sent again");
     assertThat(after(n)).isEqualTo(new Next.After(SETTINGS.recoveryFirstCheck(), new Next.Advance()));
-    // unchanged: look again, up to max-unchanged checks, then give up without re-sending
+    // state and credits unchanged: look again through the window, then send it once more (the backend never took it)
     for (int check = 1; check < SETTINGS.recoveryMaxUnchanged(); check++) {
-      Next again = turn.onState(EMPTY);
+      Next again = unchangedCheck(turn, HUNDRED);
       assertThat(((Next.Say) again).text()).contains("check " + check + " of " + SETTINGS.recoveryMaxUnchanged());
       assertThat(after(again)).isEqualTo(new Next.After(SETTINGS.recoveryInterval(), new Next.CheckState(null)));
     }
-    Next.Finish lost = (Next.Finish) turn.onState(EMPTY);
+    Next resend = unchangedCheck(turn, HUNDRED);
+    assertThat(((Next.Say) resend).text()).startsWith("The backend never took the message").endsWith("sending it once more");
+    assertThat(after(resend)).isEqualTo(new Next.Send());
+    // dropped again and again unchanged: never a third time
+    turn.onStreamEnded(new NemoException.Stream("STREAM_CUT", "cut"));
+    for (int check = 1; check < SETTINGS.recoveryMaxUnchanged(); check++) {
+      assertThat(after(unchangedCheck(turn, HUNDRED))).isInstanceOf(Next.After.class);
+    }
+    Next.Finish lost = (Next.Finish) unchangedCheck(turn, HUNDRED);
     assertThat(lost.state()).isEqualTo(RequestState.FAILED);
     assertThat(lost.error().code()).isEqualTo("STREAM_LOST");
+    assertThat(lost.error().hint()).contains("sent twice");
+  }
+
+  @Test
+  void creditsHeldForTheMessageMeanTheBackendTookItItIsNeverResent() {
+    AgentTurn turn = sent(Action.GENERATE);
+    turn.onStreamEnded(new NemoException.Http(502, "bad gateway", null)); // a lost answer: the turn runs anyway
+    for (int check = 1; check <= 3 * SETTINGS.recoveryMaxUnchanged(); check++) {
+      Next held = unchangedCheck(turn, new Credits(90, 10, 100));
+      assertThat(((Next.Say) held).text()).startsWith("The backend took the message (10 credits are held for it)");
+      assertThat(after(held)).isEqualTo(new Next.After(SETTINGS.recoveryInterval(), new Next.CheckState(null)));
+    }
+    Next n = turn.onState(VIDEO); // its work shows: followed as any dropped stream
+    assertThat(after(n)).isEqualTo(new Next.Render(VIDEO));
+  }
+
+  @Test
+  void creditsSpentWithTheStateUnchangedMeanTheTurnFinishedWithoutChangingTheTimeline() {
+    AgentTurn turn = sent(Action.EDIT);
+    turn.onStreamEnded(new NemoException.Transport("reset", new RuntimeException("reset")));
+    Next.Finish f = (Next.Finish) unchangedCheck(turn, new Credits(98, 0, 98));
+    assertThat(f.state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(f.message()).contains("2 credits spent").contains("reply was lost");
+  }
+
+  @Test
+  void aTurnResumedWithoutCreditsEvidenceIsNeverResent() {
+    AgentTurn turn = AgentTurn.resumed(Action.EDIT, SETTINGS, EMPTY.fingerprint()); // a snapshot of an earlier version
+    for (int check = 1; check < SETTINGS.recoveryMaxUnchanged(); check++) {
+      assertThat(after(unchangedCheck(turn, HUNDRED))).isInstanceOf(Next.After.class);
+    }
+    assertThat(((Next.Finish) unchangedCheck(turn, HUNDRED)).error().code()).isEqualTo("STREAM_LOST");
+    AgentTurn withCredits = AgentTurn.resumed(Action.EDIT, SETTINGS, EMPTY.fingerprint() + ";credits=100,0");
+    assertThat(withCredits.fingerprintBefore()).isEqualTo(EMPTY.fingerprint() + ";credits=100,0");
+    assertThat(((Next.Say) unchangedCheck(withCredits, new Credits(95, 5, 100))).text()).startsWith("The backend took the message");
   }
 
   @Test
@@ -144,7 +200,8 @@ class AgentTurnTest {
     NemoException.Backend expired = new NemoException.Backend(1001, 200, "token expired");
     assertThat(turn.onStreamEnded(expired)).isEqualTo(new Next.Failed(expired));
     assertThat(turn.fingerprintBefore()).isNull(); // the message did not run: the state before is taken again
-    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.Send());
+    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.CountCredits());
+    assertThat(turn.onCredits(HUNDRED)).isEqualTo(new Next.Send());
     NemoException.Http tooLarge = new NemoException.Http(413, "too large", null);
     assertThat(turn.onStreamEnded(tooLarge)).isEqualTo(new Next.Failed(tooLarge));
   }
@@ -154,7 +211,8 @@ class AgentTurnTest {
     AgentTurn turn = AgentTurn.resumed(Action.EDIT, SETTINGS, EMPTY.fingerprint());
     assertThat(turn.onState(VIDEO)).isInstanceOf(Next.Finish.class); // changed: the backend took the message
     AgentTurn unchanged = AgentTurn.resumed(Action.EDIT, SETTINGS, EMPTY.fingerprint());
-    assertThat(after(unchanged.onState(EMPTY))).isEqualTo(new Next.After(SETTINGS.recoveryInterval(), new Next.CheckState(null)));
+    assertThat(after(unchangedCheck(unchanged, HUNDRED)))
+        .isEqualTo(new Next.After(SETTINGS.recoveryInterval(), new Next.CheckState(null)));
   }
 
   @Test

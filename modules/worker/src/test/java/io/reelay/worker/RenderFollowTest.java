@@ -33,17 +33,26 @@ class RenderFollowTest {
   }
 
   @Test
-  void theRenderIdComesFromTheRequestIdSoARepeatIsTheSameJob() {
-    RenderFollow f = SETUP.follow("req/1 ü", "Timeline (1 track)");
-    assertThat(f.submit(T0)).isEqualTo("render_req_1__");
-    assertThat(RenderFollow.renderIdFor("r-1", 2)).isEqualTo("render_r-1_r2");
-    assertThat(RenderFollow.renderSubmitOf("render_r-1_r2")).isEqualTo(2);
-    assertThat(RenderFollow.renderSubmitOf("render_my_run")).isEqualTo(1); // "_r" inside the request id
+  void theRenderIdComesFromTenantAndRequestIdSoARepeatIsTheSameJobAndNoTwoRequestsShareOne() {
+    RenderFollow f = SETUP.follow("default", "req/1 ü", "Timeline (1 track)");
+    assertThat(f.submit(T0)).isEqualTo("render_default_xreq_2F1_20_C3_BC");
+    assertThat(SETUP.follow("default", "req/1 ü", null).submit(T0)).isEqualTo("render_default_xreq_2F1_20_C3_BC");
+    assertThat(RenderFollow.renderIdFor("default", "r-1", 2)).isEqualTo("render_default_xr-1_r2");
+    assertThat(RenderFollow.renderSubmitOf("render_default_xr-1_r2")).isEqualTo(2);
+    assertThat(RenderFollow.renderSubmitOf("render_default_xmy_5Frun")).isEqualTo(1); // "_r" of a request id is escaped
+    assertThat(RenderFollow.renderSubmitOf("render_my_run")).isEqualTo(1); // an id of an earlier version
+    // injective: these once shared a render, and the second export completed with the first one's video
+    assertThat(RenderFollow.renderIdFor("default", "e.1", 1)).isNotEqualTo(RenderFollow.renderIdFor("default", "e_1", 1));
+    assertThat(RenderFollow.renderIdFor("a", "r", 1)).isNotEqualTo(RenderFollow.renderIdFor("b", "r", 1));
+    assertThat(RenderFollow.renderIdFor("a_xb", "r", 1)).isNotEqualTo(RenderFollow.renderIdFor("a", "b_xr", 1));
+    String longId = RenderFollow.renderIdFor("default", "x".repeat(128), 1);
+    assertThat(longId).hasSizeLessThanOrEqualTo(128).matches("[A-Za-z0-9_-]+")
+        .isNotEqualTo(RenderFollow.renderIdFor("default", "x".repeat(127) + "y", 1));
   }
 
   @Test
   void progressIsShownOnceEachAndPollsFollowThePollersSchedule() {
-    RenderFollow f = SETUP.follow("r-1", null);
+    RenderFollow f = SETUP.follow("default", "r-1", null);
     f.submit(T0);
     Next first = f.onUpdate(running(0), true, T0.plusMillis(100));
     Next.Say shown = (Next.Say) first;
@@ -63,7 +72,7 @@ class RenderFollowTest {
 
   @Test
   void aFinishedRenderEndsTheRequestWithItsUrlOrTheBackendsDownloadUrl() {
-    RenderFollow f = SETUP.follow("r-2", "Timeline (1 track): 1. Video: fox (0-5s)");
+    RenderFollow f = SETUP.follow("default", "r-2", "Timeline (1 track): 1. Video: fox (0-5s)");
     String id = f.submit(T0);
     Next.Finish done = (Next.Finish) f.onUpdate(new RenderJob(id, "completed", 100, "https://cdn.test/v.mp4", null, 1L), true, T0);
     assertThat(done.state()).isEqualTo(RequestState.COMPLETED);
@@ -75,13 +84,13 @@ class RenderFollowTest {
 
   @Test
   void aFailedRenderIsTriedOnceMoreUnderANewIdThenReported() {
-    RenderFollow f = SETUP.follow("r-3", null);
-    assertThat(f.submit(T0)).isEqualTo("render_r-3");
-    Next again = f.onUpdate(new RenderJob("render_r-3", "failed", null, null, "encoder", null), false, T0.plusSeconds(30));
+    RenderFollow f = SETUP.follow("default", "r-3", null);
+    assertThat(f.submit(T0)).isEqualTo("render_default_xr-3");
+    Next again = f.onUpdate(new RenderJob("render_default_xr-3", "failed", null, null, "encoder", null), false, T0.plusSeconds(30));
     assertThat(((Next.Say) again).text()).contains("once more under a new id");
     assertThat(after(again)).isEqualTo(new Next.CheckDraft());
-    assertThat(f.submit(T0.plusSeconds(31))).isEqualTo("render_r-3_r2");
-    Next.Finish failed = (Next.Finish) f.onUpdate(new RenderJob("render_r-3_r2", "error", null, null, "encoder", null), false,
+    assertThat(f.submit(T0.plusSeconds(31))).isEqualTo("render_default_xr-3_r2");
+    Next.Finish failed = (Next.Finish) f.onUpdate(new RenderJob("render_default_xr-3_r2", "error", null, null, "encoder", null), false,
         T0.plusSeconds(60));
     assertThat(failed.state()).isEqualTo(RequestState.FAILED);
     assertThat(failed.error().code()).isEqualTo("RENDER_FAILED");
@@ -90,7 +99,7 @@ class RenderFollowTest {
 
   @Test
   void aRenderThatTakesLongerThanTheTimeoutIsGivenUp() {
-    RenderFollow f = SETUP.follow("r-4", null);
+    RenderFollow f = SETUP.follow("default", "r-4", null);
     f.submit(T0);
     assertThat(f.onUpdate(running(10), true, T0)).isNotInstanceOf(Next.Finish.class);
     Next.Finish late = (Next.Finish) f.onUpdate(running(20), false, T0.plus(TIMEOUT).plusSeconds(1));
@@ -99,7 +108,7 @@ class RenderFollowTest {
 
   @Test
   void aResumedRenderIsPolledUnderItsIdAndSubmittedUnderItOnlyIfTheBackendNeverGotIt() {
-    RenderFollow f = SETUP.resume("r-5", "render_r-5", T0);
+    RenderFollow f = SETUP.resume("default", "r-5", "render_r-5", T0);
     assertThat(f.renderId()).isEqualTo("render_r-5");
     NemoException.Http missing = new NemoException.Http(404, "no such render", null);
     Next resubmit = f.onPollFailed(missing);
@@ -110,7 +119,7 @@ class RenderFollowTest {
     // only once; and any other failure is for the session's failure path
     assertThat(f.onPollFailed(missing)).isEqualTo(new Next.Failed(missing));
     NemoException.Http busy = new NemoException.Http(503, "busy", null);
-    assertThat(SETUP.resume("r-6", "render_r-6", T0).onPollFailed(busy)).isEqualTo(new Next.Failed(busy));
+    assertThat(SETUP.resume("default", "r-6", "render_r-6", T0).onPollFailed(busy)).isEqualTo(new Next.Failed(busy));
   }
 
   @Test

@@ -190,17 +190,50 @@ class SessionTimersTest {
   }
 
   @Test
-  void aDroppedStreamIsCheckedAt30sThenEvery60sAndFailsAfterFiveUnchangedChecks() throws Exception {
+  void aDroppedStreamIsCheckedAt30sThenEvery60sSentOnceMoreAfterFiveUnchangedChecksThenFails() throws Exception {
     long messagesBefore = stats(sim).path("messages").asLong();
     String id = TestKafka.uniqueName("cut");
-    handle(sim, id, "[sim:text] [sim:cut] hello"); // a free text turn, connection aborted: the state never changes
+    // a free text turn, connection aborted: the state never changes, and neither do the credits, so
+    // the evidence says the backend never took it: it is sent once more, and dropped again
+    handle(sim, id, "[sim:text] [sim:cut] hello");
     List<Event> dropped = await(id, "the dropped stream reported",
         es -> indexOf(es, "The connection to the agent dropped") >= 0);
     assertThat(last(dropped).message()).contains("the message is not sent again").endsWith("Checking the result in 30 s");
     long statesBefore = calls(sim, "state"); // the state read before the message was sent
-
-    List<Duration> checks = new ArrayList<>();
     int published = dropped.size();
+
+    Event fifth = fiveUnchangedChecks(id, statesBefore, published);
+    published += MAX_UNCHANGED;
+    assertThat(fifth.state()).isEqualTo(RequestState.RUNNING);
+    assertThat(fifth.message()).isEqualTo("The backend never took the message (state and credits unchanged after 5 checks); sending it once more");
+    List<Event> again = await(id, "the second message dropped too",
+        es -> es.stream().filter(e -> e.message().startsWith("The connection to the agent dropped")).count() == 2);
+    published = again.size();
+    long statesThen = calls(sim, "state");
+
+    Event end = fiveUnchangedChecks(id, statesThen, published);
+    published += MAX_UNCHANGED;
+    assertThat(end.state()).isEqualTo(RequestState.FAILED);
+    assertThat(end.phase()).isEqualTo(Phase.DONE);
+    assertThat(end.error().code()).isEqualTo("STREAM_LOST");
+    assertThat(end.message()).isEqualTo("The connection dropped and nothing changed after 5 checks");
+    registry.expectMessage(VISIBLE, new SessionRegistry.Finished(id, id));
+
+    // over: no further check, nothing more published, and the message was sent twice, never a third time
+    advance(CHECK_INTERVAL.plus(SECOND));
+    assertNothingPublished(id, published);
+    assertThat(calls(sim, "state")).isEqualTo(statesThen + MAX_UNCHANGED);
+    assertThat(stats(sim).path("messages").asLong() - messagesBefore).isEqualTo(2);
+  }
+
+  /**
+   * Moves virtual time through the five checks of a dropped stream (30 s, then every 60 s), each
+   * one state call that sees no change; nothing happens before each is due. The fifth check's event.
+   */
+  private Event fiveUnchangedChecks(String id, long statesBefore, int published) throws Exception {
+    List<Duration> checks = new ArrayList<>();
+    Duration start = now;
+    Event answer = null;
     for (int k = 1; k <= MAX_UNCHANGED; k++) {
       Duration gap = k == 1 ? FIRST_CHECK : CHECK_INTERVAL;
       advance(gap.minus(SECOND));
@@ -208,27 +241,16 @@ class SessionTimersTest {
       assertThat(calls(sim, "state")).as("state checks at %s", now).isEqualTo(statesBefore + k - 1);
       advance(SECOND);
       awaitCalls(sim, "state", statesBefore + k);
-      checks.add(now);
-      Event answer = awaitNext(id, published++);
+      checks.add(now.minus(start));
+      answer = awaitNext(id, published++);
       if (k < MAX_UNCHANGED) {
         assertThat(answer.state()).isEqualTo(RequestState.RUNNING);
         assertThat(answer.message()).isEqualTo("No change yet (check " + k + " of " + MAX_UNCHANGED + "); looking again in 60 s");
-      } else {
-        assertThat(answer.state()).isEqualTo(RequestState.FAILED);
-        assertThat(answer.phase()).isEqualTo(Phase.DONE);
-        assertThat(answer.error().code()).isEqualTo("STREAM_LOST");
-        assertThat(answer.message()).isEqualTo("The connection dropped and nothing changed after 5 checks");
       }
     }
     assertThat(checks).containsExactly(
         Duration.ofSeconds(30), Duration.ofSeconds(90), Duration.ofSeconds(150), Duration.ofSeconds(210), Duration.ofSeconds(270));
-    registry.expectMessage(VISIBLE, new SessionRegistry.Finished(id, id));
-
-    // over: no further check, nothing more published, and the message was never sent again
-    advance(CHECK_INTERVAL.plus(SECOND));
-    assertNothingPublished(id, published);
-    assertThat(calls(sim, "state")).isEqualTo(statesBefore + MAX_UNCHANGED);
-    assertThat(stats(sim).path("messages").asLong() - messagesBefore).isEqualTo(1);
+    return answer;
   }
 
   @Test

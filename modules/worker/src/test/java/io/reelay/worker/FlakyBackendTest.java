@@ -1,0 +1,106 @@
+package io.reelay.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.reelay.protocol.Event;
+import io.reelay.protocol.RequestState;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A backend that pushes back (429, 503) or keeps revoking tokens costs nobody their video: the
+ * session waits it out, each remedy on its own count, and says so (the simulator and a real broker).
+ */
+class FlakyBackendTest {
+
+  @Test
+  void rateLimitsAreWaitedOutAndTheVideoStillComes() throws Exception {
+    try (WorkerHarness h = new WorkerHarness(Map.of())) {
+      String s = "flaky-" + UUID.randomUUID();
+      // half of all calls refused: under the old rule (one retry per call) two in a row ended the request
+      h.faults("{\"seed\":11,\"rate-limit-429\":0.5}");
+      h.request(s, "gen-" + s, "\"action\":\"generate\",\"text\":\"a lighthouse at dawn\"");
+      List<Event> gen = h.eventsUntilTerminal("gen-" + s);
+      h.request(s, "exp-" + s, "\"action\":\"export\",\"text\":\"export\"");
+      List<Event> exp = h.eventsUntilTerminal("exp-" + s);
+      JsonNode stats = h.stats();
+
+      assertThat(gen.get(gen.size() - 1).state()).as("%s", gen).isEqualTo(RequestState.COMPLETED);
+      Event video = exp.get(exp.size() - 1);
+      assertThat(video.state()).as("%s", exp).isEqualTo(RequestState.COMPLETED);
+      assertThat(video.result().downloadUrl()).isNotBlank();
+      assertThat(stats.path("faultsInjected").path("rate-limit-429").asLong()).isGreaterThan(2);
+      assertThat(gen).extracting(Event::message).anyMatch(m -> m.startsWith("Waiting for the backend (rate limited), retrying in "));
+      assertThat(stats.path("repeatedMessages").asLong()).isZero(); // a refused message is not a repeat the agent ran
+      assertThat(stats.path("chargedTwice").asLong()).isZero();
+      assertThat(stats.path("duplicateRenderSubmits").asLong()).isZero();
+    }
+  }
+
+  @Test
+  void aTokenRevokedTwiceInOneRequestIsRenewedTwice() throws Exception {
+    try (WorkerHarness h = new WorkerHarness(Map.of())) {
+      String s = "revoked-" + UUID.randomUUID();
+      h.request(s, "st-1-" + s, "\"action\":\"state\"");
+      assertThat(h.eventsUntilTerminal("st-1-" + s)).last().extracting(Event::state).isEqualTo(RequestState.COMPLETED);
+      // the next two calls that present a token are refused with 1001, the rest are not
+      h.faults("{\"seed\":" + seedHittingFirst(2, 0.5, 10) + ",\"token-revoked\":0.5}");
+      JsonNode before = h.stats();
+      h.request(s, "st-2-" + s, "\"action\":\"state\"");
+      List<Event> events = h.eventsUntilTerminal("st-2-" + s);
+      JsonNode after = h.stats();
+
+      assertThat(events.get(events.size() - 1).state()).as("%s", events).isEqualTo(RequestState.COMPLETED);
+      assertThat(events).extracting(Event::message)
+          .contains("The token expired; getting a new one")
+          .anyMatch(m -> m.startsWith("The token expired; getting a new one (repair 2, in "));
+      assertThat(after.path("calls").path("anonymous-token").asLong() - before.path("calls").path("anonymous-token").asLong())
+          .isEqualTo(2);
+      assertThat(after.path("faultsInjected").path("token-revoked").asLong()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aLostAnswerIsSettledFromTheCreditsAndTheStateAndNeverChargedTwice() throws Exception {
+    try (WorkerHarness h = new WorkerHarness(Map.of(
+        "nemo-sim.credits-per-token", 1000,
+        "reelay.worker.recovery.first-check", "300ms",
+        "reelay.worker.recovery.interval", "300ms"))) {
+      // every message is taken and run, but its answer is lost: a 502, or a stream cut before any text
+      h.faults("{\"seed\":5,\"lost-answer\":1.0}");
+      String s = "lost-" + UUID.randomUUID();
+      for (String id : List.of("g1-" + s, "g2-" + s)) {
+        h.request(s, id, "\"action\":\"edit\",\"text\":\"add a title 'Harbour' to the clip (" + id + ")\"");
+        List<Event> events = h.eventsUntilTerminal(id);
+        assertThat(events.get(events.size() - 1).state()).as("%s", events).isEqualTo(RequestState.COMPLETED);
+        assertThat(events).extracting(Event::message).anyMatch(m -> m.startsWith("The stream dropped, but the backend finished"))
+            .noneMatch(m -> m.contains("sending it once more"));
+      }
+      JsonNode stats = h.stats();
+      assertThat(stats.path("faultsInjected").path("lost-answer").asLong()).isEqualTo(2);
+      assertThat(stats.path("chargedTwice").asLong()).isZero();
+      assertThat(stats.path("repeatedMessages").asLong()).isZero();
+    }
+  }
+
+  /** A seed for the simulator's dice whose first {@code hits} rolls at {@code rate} hit and the next {@code misses} do not. */
+  private static long seedHittingFirst(int hits, double rate, int misses) {
+    for (long seed = 1; ; seed++) {
+      SplittableRandom r = new SplittableRandom(seed);
+      boolean ok = true;
+      for (int i = 0; ok && i < hits; i++) {
+        ok = r.nextDouble() < rate;
+      }
+      for (int i = 0; ok && i < misses; i++) {
+        ok = r.nextDouble() >= rate;
+      }
+      if (ok) {
+        return seed;
+      }
+    }
+  }
+}
