@@ -135,7 +135,7 @@ class SessionMemoryTest {
     await(last);
     await(memory.remember("end", null, null));
     assertThat(latest("default/race", 1)).isEqualTo(memory.last());
-    assertThat(memory.last().recentRequestIds()).contains("end", "f-199");
+    assertThat(memory.last().recentRequestIds()).contains("end"); // which of the others are still among the last 50 depends on the interleaving
   }
 
   /** The last snapshot of {@code key} on sessions partition {@code partition} (null if none). */
