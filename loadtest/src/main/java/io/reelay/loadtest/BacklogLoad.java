@@ -55,7 +55,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>Usage: {@code java -cp "loadtest/target/classes:$(cat loadtest/target/classpath.txt)"
  * io.reelay.loadtest.BacklogLoad [requests=20000] [sessions=2000] [max-active=64] [time-scale=0.001]
- * [session-idle-timeout=10s] [fault mix, JSON for /_sim/faults]}
+ * [session-idle-timeout=10s] [fault mix, JSON for /_sim/faults]}; {@code -Dpairs=true}: one generation and
+ * its export per session.
  */
 public final class BacklogLoad {
 
@@ -73,6 +74,8 @@ public final class BacklogLoad {
     double killAt = Double.parseDouble(System.getProperty("kill-at", "0"));
     // -Dgenerate=true: every fourth request of a session is a generation (then exported)
     boolean generate = Boolean.getBoolean("generate");
+    // -Dpairs=true: each session gets one generation and then an export of it, nothing else
+    boolean pairs = Boolean.getBoolean("pairs");
     Path dir = Files.createTempDirectory("reelay-backlog");
 
     EmbeddedKafka kafka = EmbeddedKafka.start(EmbeddedKafka.Settings.of(dir.resolve("kafka")));
@@ -99,7 +102,7 @@ public final class BacklogLoad {
         System.out.println("fault mix: " + faults);
       }
       long t0 = System.nanoTime();
-      publish(bootstrap, topics, requests, sessions, generate);
+      publish(bootstrap, topics, requests, sessions, generate, pairs);
       System.out.printf(Locale.ROOT, "published %d requests over %d sessions in %.1f s%n", requests, sessions, (System.nanoTime() - t0) / 1e9);
 
       Path conf = dir.resolve("worker.conf");
@@ -202,6 +205,7 @@ public final class BacklogLoad {
         System.out.println("faults injected: " + stats.path("faultsInjected"));
       }
       System.out.println("simulator: messages " + stats.path("messages") + ", repeated " + stats.path("repeatedMessages")
+          + ", charged twice " + stats.path("chargedTwice")
           + ", generations " + stats.path("generations") + ", render submits " + stats.path("renderSubmits")
           + ", duplicate render submits " + stats.path("duplicateRenderSubmits"));
     } finally {
@@ -221,7 +225,8 @@ public final class BacklogLoad {
   }
 
   /** Round-robin over the sessions; per session: credits, state, a text question (SSE), with -Dgenerate a generation. */
-  private static void publish(String bootstrap, Topics topics, int requests, int sessions, boolean generate) throws Exception {
+  private static void publish(String bootstrap, Topics topics, int requests, int sessions, boolean generate, boolean pairs)
+      throws Exception {
     try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
         ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all",
         ProducerConfig.LINGER_MS_CONFIG, "20"), new StringSerializer(), new StringSerializer())) {
@@ -230,7 +235,10 @@ public final class BacklogLoad {
         int s = i % sessions;
         int nth = i / sessions;
         String session = "bl-" + run + "-" + s;
-        String body = switch (nth % (generate ? 4 : 3)) {
+        String body = pairs ? (nth % 2 == 0
+            ? "\"text\":\"generate a 5-second clip of a harbour at night, take " + i + "\""
+            : "\"action\":\"export\",\"text\":\"export\"")
+            : switch (nth % (generate ? 4 : 3)) {
           case 0 -> "\"action\":\"credits\"";
           case 1 -> "\"action\":\"state\"";
           case 3 -> "\"text\":\"generate a 5-second clip of a lighthouse, take " + i + " [sim:no-fault]\"";

@@ -4,9 +4,9 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
-import java.util.function.LongUnaryOperator;
 import org.apache.pekko.actor.ActorSystem;
 
 /**
@@ -14,10 +14,11 @@ import org.apache.pekko.actor.ActorSystem;
  * per backend host per JVM so that every client of a worker shares it. A fleet of N workers calls
  * at most N × {@code calls-per-second}.
  *
- * <p>The rate adapts to the backend (additive increase, multiplicative decrease): each 429 halves
- * it (at most once a second, so one overload moment counts once, and never below 1/64 of the
- * configured rate), and each second with successful calls and no 429 adds back 1/20 of the
- * configured rate, up to it. A fleet that is pushed back slows down instead of hammering.
+ * <p>The rate adapts to the backend (additive increase, multiplicative decrease), judged once a
+ * second: a second in which at least one call in ten was refused with 429 halves it (never below
+ * 1/64 of the configured rate); a second without a refusal adds back 1/20 of the configured rate,
+ * up to it. A fleet that is pushed back slows down instead of hammering; a stray 429 among many
+ * calls does not slow it.
  */
 final class RateLimiter {
 
@@ -31,7 +32,10 @@ final class RateLimiter {
   private final AtomicLong nextFree;
   // the current rate, as the interval between two calls (AIMD moves it)
   private final AtomicLong intervalNanos;
-  private final AtomicLong lastChange;
+  // the current one-second window: its start, and the calls refused and let through in it
+  private final AtomicLong windowStart;
+  private final AtomicInteger limited = new AtomicInteger();
+  private final AtomicInteger passed = new AtomicInteger();
 
   RateLimiter(ActorSystem system, double perSecond, int burst, LongSupplier clock) {
     this.system = system;
@@ -40,7 +44,7 @@ final class RateLimiter {
     this.clock = clock;
     this.intervalNanos = new AtomicLong((long) (SECOND / perSecond));
     this.nextFree = new AtomicLong(clock.getAsLong() - burstNanos()); // starts with a full burst
-    this.lastChange = new AtomicLong(clock.getAsLong() - SECOND);
+    this.windowStart = new AtomicLong(clock.getAsLong());
   }
 
   /** The limiter of {@code host}, created on first use; {@code perSecond <= 0} means unlimited (null). */
@@ -90,25 +94,37 @@ final class RateLimiter {
     return f;
   }
 
-  /** The backend answered 429: halve the rate (once a second at most). */
+  /** The backend answered 429. */
   void rateLimited() {
-    long slowest = (long) (SECOND / maxPerSecond * 64);
-    adjust(i -> Math.min(slowest, i * 2));
+    settle();
+    limited.incrementAndGet();
   }
 
-  /** A call went through: a second after the last change, give back 1/20 of the configured rate. */
+  /** A call went through. */
   void succeeded() {
-    if (intervalNanos.get() > (long) (SECOND / maxPerSecond)) {
-      double step = Math.max(maxPerSecond / 20, Math.min(1, maxPerSecond));
-      adjust(i -> (long) (SECOND / Math.min(maxPerSecond, (double) SECOND / i + step)));
-    }
+    settle();
+    passed.incrementAndGet();
   }
 
-  private void adjust(LongUnaryOperator change) {
+  /**
+   * Once a second (at the first call after it), what the last second said: at least one call in ten refused (the backend pushes
+   * back, not a stray 429) halves the rate, never below 1/64 of the configured one; no refusal
+   * gives back 1/20 of the configured rate (at least one call a second), up to it.
+   */
+  private void settle() {
     long now = clock.getAsLong();
-    long last = lastChange.get();
-    if (now - last >= SECOND && lastChange.compareAndSet(last, now)) {
-      intervalNanos.updateAndGet(change);
+    long start = windowStart.get();
+    if (now - start < SECOND || !windowStart.compareAndSet(start, now)) {
+      return;
+    }
+    int refused = limited.getAndSet(0);
+    int through = passed.getAndSet(0);
+    long fastest = (long) (SECOND / maxPerSecond);
+    if (refused > 0 && refused * 10L >= refused + through) {
+      intervalNanos.updateAndGet(i -> Math.min(fastest * 64, i * 2));
+    } else if (refused == 0 && through > 0 && intervalNanos.get() > fastest) {
+      double step = Math.max(maxPerSecond / 20, Math.min(1, maxPerSecond));
+      intervalNanos.updateAndGet(i -> Math.max(fastest, (long) (SECOND / ((double) SECOND / i + step))));
     }
   }
 }

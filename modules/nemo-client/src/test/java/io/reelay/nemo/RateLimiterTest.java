@@ -53,33 +53,39 @@ class RateLimiterTest {
     }
   }
 
+  /** One second of calls: {@code refused} answered 429, {@code through} went through; then the second is judged. */
+  private static void second(RateLimiter limiter, Clock clock, int refused, int through) {
+    for (int i = 0; i < refused; i++) {
+      limiter.rateLimited();
+    }
+    for (int i = 0; i < through; i++) {
+      limiter.succeeded();
+    }
+    clock.pass(1000);
+    limiter.succeeded(); // the first call of the next second judges the last one
+  }
+
   @Test
-  void rateLimitsHalveTheRateOnceASecondAndSuccessesGiveItBackStepByStep() {
+  void aSecondWithOneCallInTenRefusedHalvesTheRateAndSecondsWithoutGiveItBackStepByStep() {
     Clock clock = new Clock();
     RateLimiter limiter = new RateLimiter(system, 10, 1, () -> clock.now);
     assertThat(limiter.reserve()).isZero();
     assertThat(limiter.reserve()).isEqualTo(Duration.ofMillis(100)); // 10 a second: one every 100 ms
-    limiter.rateLimited();
+    second(limiter, clock, 2, 18);
     assertThat(limiter.perSecond()).isEqualTo(5.0);
-    limiter.rateLimited(); // the same overload moment: counted once
+    second(limiter, clock, 1, 19); // a stray 429 among many calls: no push-back
     assertThat(limiter.perSecond()).isEqualTo(5.0);
-    clock.pass(1000);
-    limiter.rateLimited();
+    second(limiter, clock, 5, 0);
     assertThat(limiter.perSecond()).isEqualTo(2.5);
     for (int i = 0; i < 10; i++) {
-      clock.pass(1000);
-      limiter.rateLimited();
+      second(limiter, clock, 3, 3);
     }
     assertThat(limiter.perSecond()).isEqualTo(10.0 / 64); // never below 1/64 of the configured rate
 
-    limiter.succeeded(); // within a second of the last change: nothing yet
-    assertThat(limiter.perSecond()).isEqualTo(10.0 / 64);
-    clock.pass(1000);
-    limiter.succeeded();
-    assertThat(limiter.perSecond()).isCloseTo(10.0 / 64 + 1, offset(1e-6));
+    second(limiter, clock, 0, 5);
+    assertThat(limiter.perSecond()).isCloseTo(10.0 / 64 + 1, offset(1e-6)); // a second without refusals: +1 a second
     for (int i = 0; i < 20; i++) {
-      clock.pass(1000);
-      limiter.succeeded();
+      second(limiter, clock, 0, 5);
     }
     assertThat(limiter.perSecond()).isEqualTo(10.0); // back to the configured rate, no further
   }
@@ -90,7 +96,10 @@ class RateLimiterTest {
     RateLimiter limiter = new RateLimiter(system, 10, 1, () -> clock.now);
     limiter.reserve();
     limiter.rateLimited();
-    clock.pass(200); // the next free slot was at +100 ms
+    clock.pass(1000);
+    limiter.rateLimited(); // a second all refused: the rate halves
+    clock.pass(200);
+    assertThat(limiter.perSecond()).isEqualTo(5.0);
     assertThat(limiter.reserve()).isZero();
     assertThat(limiter.reserve()).isEqualTo(Duration.ofMillis(200)); // 5 a second now
   }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.RequestState;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -84,6 +85,54 @@ class FlakyBackendTest {
       assertThat(stats.path("faultsInjected").path("lost-answer").asLong()).isEqualTo(2);
       assertThat(stats.path("chargedTwice").asLong()).isZero();
       assertThat(stats.path("repeatedMessages").asLong()).isZero();
+    }
+  }
+
+  /** The fault mix under which, tried by hand, 7 to 13 of 30 requests failed before (issue 12), with lost answers added. */
+  private static final String MIX = "{\"seed\":42,\"rate-limit-429\":0.05,\"server-error-5xx\":0.08,\"connection-reset\":0.04,"
+      + "\"token-revoked\":0.03,\"silent-edit\":0.3,\"lost-answer\":0.05}";
+
+  @Test
+  void underTheWholeFaultMixEveryRequestEndsAndEveryOneTheRulesAllowCompletesWithNothingChargedTwice() throws Exception {
+    try (WorkerHarness h = new WorkerHarness(Map.of(
+        "nemo-sim.credits-per-token", 100_000,
+        "reelay.worker.recovery.first-check", "300ms",
+        "reelay.worker.recovery.interval", "300ms"))) {
+      h.faults(MIX);
+      String run = UUID.randomUUID().toString().substring(0, 8);
+      List<String> ids = new ArrayList<>();
+      for (int i = 0; i < 15; i++) {
+        String s = "mix-" + run + "-" + i;
+        h.request(s, "g-" + s, "\"text\":\"generate a 5-second clip of a harbour at night, take " + i + "\"");
+        h.request(s, "e-" + s, "\"action\":\"export\",\"text\":\"export\"");
+        ids.add("g-" + s);
+        ids.add("e-" + s);
+      }
+      Map<String, Event> ends = h.terminalEvents(ids);
+      JsonNode stats = h.stats();
+
+      assertThat(ends).as("every request ends").hasSize(30);
+      for (Event end : ends.values()) {
+        if (end.state() == RequestState.FAILED) {
+          assertThat(end.error()).as("%s", end).isNotNull();
+          assertThat(end.error().code()).isNotBlank();
+          assertThat(end.error().reason()).isNotBlank();
+          assertThat(end.error().hint()).isNotBlank();
+          // the only end the rules allow short of the video: a message lost twice without the backend taking it,
+          // and then the export of that session, which has nothing to export
+          boolean lostTwice = end.error().code().equals("STREAM_LOST") && end.error().hint().contains("sent twice");
+          boolean nothingToExport = end.error().code().equals("EMPTY_DRAFT")
+              && ends.get("g-" + end.sessionKey()).state() == RequestState.FAILED;
+          assertThat(lostTwice || nothingToExport).as("%s", end).isTrue();
+        } else {
+          assertThat(end.state()).as("%s", end).isEqualTo(RequestState.COMPLETED);
+        }
+      }
+      assertThat(ends.values().stream().filter(e -> e.requestId().startsWith("e-") && e.state() == RequestState.COMPLETED))
+          .allMatch(e -> e.result() != null && e.result().downloadUrl() != null);
+      assertThat(stats.path("chargedTwice").asLong()).isZero();
+      assertThat(stats.path("duplicateRenderSubmits").asLong()).isZero();
+      assertThat(stats.path("faultsInjected").size()).as("%s", stats.path("faultsInjected")).isGreaterThanOrEqualTo(4);
     }
   }
 

@@ -17,6 +17,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -93,6 +94,24 @@ final class WorkerHarness implements AutoCloseable {
       return mine.stream().anyMatch(Event::isTerminal);
     });
     return mine;
+  }
+
+  /** The first terminal event of each of {@code requestIds}, once all of them have one. */
+  Map<String, Event> terminalEvents(Collection<String> requestIds) {
+    Map<String, Event> ends = new HashMap<>();
+    readUntil(topics.events(), records -> {
+      ends.clear();
+      for (ConsumerRecord<String, byte[]> r : records) {
+        if (requestIds.contains(r.key())) {
+          Event e = Json.read(r.value(), Event.class);
+          if (e.isTerminal()) {
+            ends.putIfAbsent(e.requestId(), e);
+          }
+        }
+      }
+      return ends.size() == requestIds.size();
+    });
+    return ends;
   }
 
   List<ConsumerRecord<String, byte[]>> readUntil(String topic, Predicate<List<ConsumerRecord<String, byte[]>>> done) {
