@@ -27,11 +27,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -142,6 +145,7 @@ public final class BacklogLoad {
       System.out.println("   t(s)  finished   backlog  req/s  live heap after full GC (MB)");
 
       Map<String, RequestStateCount> seen = new HashMap<>();
+      Set<String> failedSessions = new TreeSet<>();
       EnumMap<RequestState, Integer> ends = new EnumMap<>(RequestState.class);
       Map<String, Integer> errors = new TreeMap<>();
       long start = System.nanoTime();
@@ -166,6 +170,9 @@ public final class BacklogLoad {
             count.ends.add(e.seq() + ":" + e.state() + (e.error() == null ? "" : ":" + e.error().code()));
             if (count.terminal++ == 0) {
               finished++;
+              if (e.state() == RequestState.FAILED) {
+                failedSessions.add(e.sessionKey());
+              }
               ends.merge(e.state(), 1, Integer::sum);
               if (e.error() != null) {
                 errors.merge(e.error().code(), 1, Integer::sum);
@@ -195,6 +202,7 @@ public final class BacklogLoad {
               .map(e -> e.getKey() + "=" + e.getValue().ends).toList());
       System.out.printf(Locale.ROOT, "all %d finished in %.0f s (%.0f req/s); by state %s; error codes %s; requests with more than one terminal event: %d%n",
           finished, total, finished / total, ends, errors, duplicates);
+      printStories(bootstrap, topics, failedSessions, 6);
       Thread.sleep(Duration.ofSeconds(2).toMillis());
       System.out.printf(Locale.ROOT, "live heap after the backlog, all sessions idle: %.1f MB%n", liveHeapKb(worker.pid()) / 1024.0);
       HttpResponse<String> r = HttpClient.newHttpClient().send(
@@ -236,7 +244,7 @@ public final class BacklogLoad {
         int nth = i / sessions;
         String session = "bl-" + run + "-" + s;
         String body = pairs ? (nth % 2 == 0
-            ? "\"text\":\"generate a 5-second clip of a harbour at night, take " + i + "\""
+            ? "\"text\":\"generate a 5-second clip of a harbour at night\"" // one title: the simulator encodes its MP4 once
             : "\"action\":\"export\",\"text\":\"export\"")
             : switch (nth % (generate ? 4 : 3)) {
           case 0 -> "\"action\":\"credits\"";
@@ -249,6 +257,35 @@ public final class BacklogLoad {
       }
       producer.flush();
     }
+  }
+
+  /** Every event of the requests of up to {@code most} of {@code sessions}, a line each: what a failure went through. */
+  private static void printStories(String bootstrap, Topics topics, Set<String> sessions, int most) {
+    Set<String> shown = sessions.stream().limit(most).collect(Collectors.toCollection(TreeSet::new));
+    if (shown.isEmpty()) {
+      return;
+    }
+    Map<String, List<String>> lines = new TreeMap<>();
+    try (KafkaConsumer<String, byte[]> c = consumer(bootstrap)) {
+      c.subscribe(List.of(topics.events()));
+      long quiet = 0;
+      while (quiet < 3) {
+        var records = c.poll(Duration.ofMillis(1000));
+        quiet = records.isEmpty() ? quiet + 1 : 0;
+        for (ConsumerRecord<String, byte[]> r : records) {
+          Event e = Json.read(r.value(), Event.class);
+          if (shown.contains(e.sessionKey())) {
+            lines.computeIfAbsent(e.sessionKey(), k -> new ArrayList<>()).add("  " + e.requestId() + " #" + e.seq() + " " + e.state()
+                + " " + e.phase() + " " + e.message() + (e.error() == null ? "" : " [" + e.error().code() + "]"));
+          }
+        }
+      }
+    }
+    System.out.println("what the requests of " + shown.size() + " of the " + sessions.size() + " sessions with a failure went through:");
+    lines.forEach((session, ls) -> {
+      System.out.println(session);
+      ls.forEach(System.out::println);
+    });
   }
 
   private static KafkaConsumer<String, byte[]> consumer(String bootstrap) {

@@ -35,6 +35,7 @@ final class AgentTurn {
   private Credits creditsBefore; // the account before the message: the evidence of a message taken
   private boolean countingCredits; // the credits asked for are the evidence (not the credits a person asked for)
   private boolean resent; // sent once more, when state and credits showed the backend never took it
+  private boolean sent; // the message went out (or may have): the state seen next is evidence, not the state before
   private boolean sawText;
   private final Set<GuiTranslator.GuiAction> guiActions = EnumSet.noneOf(GuiTranslator.GuiAction.class);
   private String timeline;
@@ -61,6 +62,7 @@ final class AgentTurn {
       t.creditsBefore = new Credits(available, frozen, available + frozen);
     }
     t.unchangedChecks = 0;
+    t.sent = true;
     return t;
   }
 
@@ -128,6 +130,7 @@ final class AgentTurn {
     if (t instanceof NemoException.Backend || (t instanceof NemoException.Http h && refusedUnread(h))) {
       before = null; // start over from the state check once the identity is repaired
       creditsBefore = null;
+      sent = false;
       return new Next.Failed(t);
     }
     if (t instanceof NemoException.Http || t instanceof NemoException.Transport) {
@@ -150,7 +153,8 @@ final class AgentTurn {
   /** The backend's state, before the message, after the stream, or while a dropped stream is settled. */
   Next onState(SessionState s) {
     String now = TimelineSummary.of(s.draft());
-    if (stateBefore() == null) {
+    if (!sent) {
+      // the state before the message (again, when a call on the way failed and was repaired)
       before = s;
       countingCredits = true; // then the credits, then the message
       return new Next.CountCredits();
@@ -171,8 +175,9 @@ final class AgentTurn {
    */
   Next onCredits(Credits c) {
     countingCredits = false;
-    if (unchangedChecks < 0) {
+    if (!sent) {
       creditsBefore = c;
+      sent = true;
       return new Next.Send();
     }
     if (creditsBefore != null && c.frozen() > creditsBefore.frozen()) {

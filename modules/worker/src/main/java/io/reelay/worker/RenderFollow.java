@@ -56,13 +56,15 @@ final class RenderFollow {
     }
   }
 
+  private static final int MAX_UNKNOWN = 3;
+
   private final String tenant;
   private final String requestId;
   private final Setup setup;
   private final String timeline;
   private String renderId;
   private int submits;
-  private boolean reSubmittedUnknown;
+  private int reSubmittedUnknown; // submits of a render the backend turned out never to have got
   private String submitUnder; // the recorded id of a render the backend never got: submitted under it
   private RenderPoller poller;
   private Instant started;
@@ -144,13 +146,15 @@ final class RenderFollow {
   /**
    * A poll failed. If the backend has no render under the id, it was recorded just before its submit
    * by an owner that stopped before the submit arrived: the backend never saw it, and submitting it
-   * now under the same id is not a repeat (once). Anything else is for the session's failure path.
+   * now under the same id is not a repeat (up to {@value #MAX_UNKNOWN} times: a submit refused on the
+   * way, by a revoked token say, leaves the backend without it again). Anything else is for the
+   * session's failure path.
    */
   Next onPollFailed(Throwable failure) {
-    if (renderId == null || reSubmittedUnknown || !notFound(failure)) {
+    if (renderId == null || reSubmittedUnknown >= MAX_UNKNOWN || !notFound(failure)) {
       return new Next.Failed(failure);
     }
-    reSubmittedUnknown = true;
+    reSubmittedUnknown++;
     submits--;
     submitUnder = renderId;
     renderId = null;

@@ -207,6 +207,16 @@ class AgentTurnTest {
   }
 
   @Test
+  void aCallRepairedBeforeTheMessageWentOutTakesTheStateBeforeAgainAndSendsTheMessage() {
+    AgentTurn turn = new AgentTurn(Action.GENERATE, SETTINGS);
+    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.CountCredits());
+    // the credits call was refused (a revoked token) and repaired: the request goes on from the state check;
+    // that state is still the state before the message, not the answer to it (once, this ended as a silent edit)
+    assertThat(turn.onState(EMPTY)).isEqualTo(new Next.CountCredits());
+    assertThat(turn.onCredits(HUNDRED)).isEqualTo(new Next.Send());
+  }
+
+  @Test
   void aTurnResumedFromASnapshotComparesWithTheFingerprintItRecorded() {
     AgentTurn turn = AgentTurn.resumed(Action.EDIT, SETTINGS, EMPTY.fingerprint());
     assertThat(turn.onState(VIDEO)).isInstanceOf(Next.Finish.class); // changed: the backend took the message

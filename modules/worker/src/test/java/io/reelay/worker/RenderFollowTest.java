@@ -116,8 +116,13 @@ class RenderFollowTest {
     assertThat(after(resubmit)).isEqualTo(new Next.CheckDraft());
     assertThat(f.renderId()).isNull();
     assertThat(f.submit(T0)).isEqualTo("render_r-5"); // the same id: the backend never saw it
-    // only once; and any other failure is for the session's failure path
+    // again when that submit too was refused on the way (a revoked token), up to three times in all
+    assertThat(after(f.onPollFailed(missing))).isEqualTo(new Next.CheckDraft());
+    assertThat(f.submit(T0)).isEqualTo("render_r-5");
+    assertThat(after(f.onPollFailed(missing))).isEqualTo(new Next.CheckDraft());
+    assertThat(f.submit(T0)).isEqualTo("render_r-5");
     assertThat(f.onPollFailed(missing)).isEqualTo(new Next.Failed(missing));
+    // any other failure is for the session's failure path
     NemoException.Http busy = new NemoException.Http(503, "busy", null);
     assertThat(SETUP.resume("default", "r-6", "render_r-6", T0).onPollFailed(busy)).isEqualTo(new Next.Failed(busy));
   }
