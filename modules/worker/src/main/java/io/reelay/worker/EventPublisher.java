@@ -206,7 +206,13 @@ public final class EventPublisher implements AutoCloseable {
       } else {
         long cap = Math.min(RETRY_MAX.toMillis(), RETRY_FIRST.toMillis() << Math.min(attempt - 1, 16));
         long wait = cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1);
-        log.warn("{} not taken by Kafka ({}); trying again in {} ms (attempt {})", what, err.toString(), wait, attempt + 1);
+        if (attempt < LOUD_AFTER) {
+          log.warn("{} not taken by Kafka ({}); trying again in {} ms (attempt {})", what, err.toString(), wait, attempt + 1);
+        } else {
+          // about a minute of refusals: say it loudly, what waits behind it is not committed meanwhile
+          log.error("{} still not taken by Kafka after {} tries ({}); what waits behind it is held, not committed;"
+              + " trying again in {} ms", what, attempt, err.toString(), wait);
+        }
         CompletableFuture.delayedExecutor(wait, TimeUnit.MILLISECONDS).execute(() -> tryUntilTaken(what, send, attempt + 1, taken));
       }
     });
@@ -214,6 +220,7 @@ public final class EventPublisher implements AutoCloseable {
 
   private static final Duration RETRY_FIRST = Duration.ofSeconds(1);
   private static final Duration RETRY_MAX = Duration.ofSeconds(30);
+  private static final int LOUD_AFTER = 6;
 
   /** Whether {@link #close} was called: nothing more will be sent. */
   public boolean closed() {
