@@ -5,10 +5,9 @@ import io.reelay.protocol.Action;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.SessionSnapshot;
+import io.reelay.worker.SessionSlot.Pending;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -90,6 +89,9 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   /** A session's idle time is up: stop its actor if it is still idle. */
   private record Passivate(String session) implements Command {}
 
+  /** A stop's grace for the requests in hand is over. */
+  private enum GraceOver implements Command { INSTANCE }
+
   private static final int MAX_RESTARTS = 3;
 
   /**
@@ -103,14 +105,17 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   public static Behavior<Command> create(WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher) {
     RequestEvents requestEvents = new RequestEvents(events);
-    return create(events, settings.handoverTimeout(), settings.sessionIdleTimeout(),
-        (session, first, memory, registry) -> SessionActor.create(session, memory, settings, client, requestEvents, cipher, registry));
+    SessionFactory sessions =
+        (session, first, memory, registry) -> SessionActor.create(session, memory, settings, client, requestEvents, cipher, registry);
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SessionRegistry(ctx, timers, events,
+        settings.handoverTimeout(), settings.sessionIdleTimeout(), settings.stopGrace(), sessions)));
   }
 
+  /** A registry whose stop hands over at once (no grace). */
   public static Behavior<Command> create(
       EventPublisher events, Duration handoverTimeout, Duration idleTimeout, SessionFactory sessions) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new SessionRegistry(ctx, timers, events, handoverTimeout, idleTimeout, sessions)));
+        new SessionRegistry(ctx, timers, events, handoverTimeout, idleTimeout, Duration.ZERO, sessions)));
   }
 
   private final SessionFactory factory;
@@ -119,75 +124,18 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private final Duration handoverTimeout;
   private final Duration idleTimeout;
   private final TimerScheduler<Command> timers;
-  private final Map<String, Slot> sessions = new HashMap<>();
+  private final Map<String, SessionSlot> sessions = new HashMap<>();
   // per partition, the hand-over epoch it was last released in: a record read before that (still on
   // its way through the worker's stream when the partition was revoked) belongs to the next owner
   private final Map<Integer, Long> releasedIn = new HashMap<>();
   private boolean closing;
-
-  /** A request in hand, with everyone waiting for it (a record delivered twice waits on the first). */
-  private static final class Pending {
-    final Request request;
-    final Origin origin;
-    final List<ActorRef<Outcome>> waiters = new ArrayList<>();
-    long firstSeq;
-    boolean resume;
-
-    Pending(Submit s) {
-      this.request = s.request();
-      this.origin = s.origin();
-      waiters.add(s.replyTo());
-    }
-
-    String id() {
-      return request.requestId();
-    }
-
-    void answer(Outcome o) {
-      waiters.forEach(w -> w.tell(o));
-    }
-  }
-
-  /** One session: its actor, what waits, what runs, what it remembers. */
-  private static final class Slot {
-    final int partition;
-    final SessionMemory memory;
-    ActorRef<SessionActor.Command> actor;
-    boolean started;
-    final Deque<Pending> queue = new ArrayDeque<>();
-    Pending running;
-    final Map<String, Pending> cancels = new HashMap<>(); // handed to the actor
-    String inFlightAtLastOwner;
-
-    Slot(int partition, SessionMemory memory) {
-      this.partition = partition;
-      this.memory = memory;
-    }
-
-    boolean idle() {
-      return running == null && queue.isEmpty() && cancels.isEmpty();
-    }
-
-    Pending find(String requestId) {
-      if (running != null && running.id().equals(requestId)) {
-        return running;
-      }
-      if (cancels.containsKey(requestId)) {
-        return cancels.get(requestId);
-      }
-      return queue.stream().filter(q -> q.id().equals(requestId)).findFirst().orElse(null);
-    }
-
-    /** Finished here or by a previous owner: by its id, or (a session runs its requests in offset order) by its offset. */
-    boolean done(String requestId, Origin origin) {
-      return memory.remembers(requestId)
-          || (origin.offset() >= 0 && origin.offset() <= memory.doneThrough() && !requestId.equals(inFlightAtLastOwner));
-    }
-  }
+  private final Duration stopGrace;
+  private Release stopping; // a stop waiting for the requests in hand (at most stopGrace)
 
   private SessionRegistry(ActorContext<Command> ctx, TimerScheduler<Command> timers, EventPublisher events,
-      Duration handoverTimeout, Duration idleTimeout, SessionFactory factory) {
+      Duration handoverTimeout, Duration idleTimeout, Duration stopGrace, SessionFactory factory) {
     super(ctx);
+    this.stopGrace = stopGrace;
     this.factory = factory;
     this.out = events;
     this.events = new RequestEvents(events);
@@ -205,6 +153,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
         .onMessage(Finished.class, this::onFinished)
         .onMessage(Started.class, this::onStarted)
         .onMessage(Passivate.class, this::onPassivate)
+        .onMessage(GraceOver.class, g -> releaseAfterGrace())
         .onSignal(Terminated.class, this::onTerminated)
         .build();
   }
@@ -218,7 +167,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       if (sessions.containsKey(id)) {
         continue; // still live here: what it holds is newer than its snapshot
       }
-      Slot slot = new Slot(r.partition(), new SessionMemory(s.sessionKey(), s.tenant(), s, r.partition(), out));
+      SessionSlot slot = new SessionSlot(r.partition(), new SessionMemory(s.sessionKey(), s.tenant(), s, r.partition(), out));
       slot.inFlightAtLastOwner = s.inFlight() == null ? null : s.inFlight().requestId();
       sessions.put(id, slot);
       restoredSessions++;
@@ -229,12 +178,21 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   }
 
   private Behavior<Command> onRelease(Release r) {
+    long inHand = sessions.values().stream().filter(s -> s.running != null).count();
+    if (r.all() && !closing && inHand > 0 && !stopGrace.isZero() && !stopGrace.isNegative()) {
+      // a graceful stop: nothing new starts; what runs may finish (an open stream answered, not cut)
+      closing = true;
+      stopping = r;
+      timers.startSingleTimer(GraceOver.INSTANCE, GraceOver.INSTANCE, stopGrace);
+      getContext().getLog().info("stopping: {} request(s) in hand may finish within {}", inHand, stopGrace);
+      return this;
+    }
     closing |= r.all();
     r.epochs().forEach((p, e) -> releasedIn.merge(p, e, Math::max));
     List<CompletionStage<Done>> snapshots = new ArrayList<>();
-    Iterator<Map.Entry<String, Slot>> it = sessions.entrySet().iterator();
+    Iterator<Map.Entry<String, SessionSlot>> it = sessions.entrySet().iterator();
     while (it.hasNext()) {
-      Slot slot = it.next().getValue();
+      SessionSlot slot = it.next().getValue();
       if (!r.all() && !r.partitions().contains(slot.partition)) {
         continue;
       }
@@ -273,7 +231,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       return this;
     }
     String session = sessionId(r.tenantOrDefault(), r.sessionKey());
-    Slot slot = sessions.computeIfAbsent(session, k -> new Slot(o.partition(),
+    SessionSlot slot = sessions.computeIfAbsent(session, k -> new SessionSlot(o.partition(),
         new SessionMemory(r.sessionKey(), r.tenantOrDefault(), null, o.partition(), out)));
     Pending known = slot.find(r.requestId());
     if (known != null) {
@@ -313,7 +271,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     return this;
   }
 
-  private void cancel(String session, Slot slot, Pending c) {
+  private void cancel(String session, SessionSlot slot, Pending c) {
     String target = c.request.cancels();
     if (slot.running != null && slot.running.id().equals(target)) {
       slot.cancels.put(c.id(), c);
@@ -334,8 +292,8 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     events.notCancellable(c.request, "is not running or queued in this session").whenComplete((ok, err) -> c.answer(err == null ? Outcome.FINISHED : Outcome.RELEASED));
   }
 
-  private void dispatch(String session, Slot slot) {
-    if (slot.running != null || slot.queue.isEmpty()) {
+  private void dispatch(String session, SessionSlot slot) {
+    if (slot.running != null || slot.queue.isEmpty() || closing) {
       return;
     }
     if (slot.actor == null) {
@@ -346,7 +304,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   }
 
   private Behavior<Command> onFinished(Finished f) {
-    Slot slot = sessions.get(f.session());
+    SessionSlot slot = sessions.get(f.session());
     if (slot == null) {
       return this;
     }
@@ -364,11 +322,19 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     if (slot.idle() && slot.actor != null) {
       timers.startSingleTimer(f.session(), new Passivate(f.session()), idleTimeout);
     }
-    return this;
+    return stopping != null && sessions.values().stream().noneMatch(s -> s.running != null) ? releaseAfterGrace() : this;
+  }
+
+  /** The stop waiting for the requests in hand goes on: they finished, or the grace is over. */
+  private Behavior<Command> releaseAfterGrace() {
+    Release r = stopping;
+    stopping = null;
+    timers.cancel(GraceOver.INSTANCE);
+    return r == null ? this : onRelease(r);
   }
 
   private Behavior<Command> onPassivate(Passivate p) {
-    Slot slot = sessions.get(p.session());
+    SessionSlot slot = sessions.get(p.session());
     if (slot != null && slot.actor != null && slot.idle()) {
       // its snapshot (slot.memory) is current: the session's last request wrote it as it finished
       getContext().unwatch(slot.actor);
@@ -382,7 +348,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   // ------------------------------------------------------------------ crashes
 
   private Behavior<Command> onStarted(Started s) {
-    Slot slot = sessions.get(s.session());
+    SessionSlot slot = sessions.get(s.session());
     if (slot == null) {
       return this;
     }
@@ -410,7 +376,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     return this;
   }
 
-  private void abandonRunning(String session, Slot slot, String reason) {
+  private void abandonRunning(String session, SessionSlot slot, String reason) {
     Pending lost = slot.running;
     slot.running = null;
     if (lost != null) {

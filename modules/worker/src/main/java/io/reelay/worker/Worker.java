@@ -272,11 +272,12 @@ public final class Worker {
     for (int p : all ? Set.copyOf(epochs.keySet()) : partitions) {
       released.put(p, epoch(p).updateAndGet(e -> owned(e) ? e + 1 : e));
     }
+    // a stop first lets the requests in hand finish for stop-grace
+    Duration wait = all ? settings.handoverTimeout().plus(settings.stopGrace()) : settings.handoverTimeout();
     return AskPattern.<SessionRegistry.Command, Done>ask(
-            sessions, r -> new SessionRegistry.Release(partitions, all, r, Map.copyOf(released)), settings.handoverTimeout(),
-            system.scheduler())
+            sessions, r -> new SessionRegistry.Release(partitions, all, r, Map.copyOf(released)), wait, system.scheduler())
         .exceptionally(e -> {
-          log.warn("hand-over of partitions {} not confirmed within {}: {}", all ? "all" : partitions, settings.handoverTimeout(), e.toString());
+          log.warn("hand-over of partitions {} not confirmed within {}: {}", all ? "all" : partitions, wait, e.toString());
           return Done.getInstance();
         })
         .thenApply(d -> {

@@ -38,6 +38,7 @@ public record WorkerSettings(
     Duration commitMaxInterval,
     long maxRecordBytes,
     Duration handoverTimeout,
+    Duration stopGrace,
     Duration sessionIdleTimeout,
     Duration tokenRefreshBefore,
     Map<String, String> consumerProperties,
@@ -73,6 +74,7 @@ public record WorkerSettings(
         w.getDuration("commit.max-interval"),
         w.getBytes("max-record-bytes"),
         w.getDuration("handover-timeout"),
+        w.getDuration("stop-grace"),
         w.getDuration("session-idle-timeout"),
         w.getDuration("token-refresh-before"),
         // KIP-848: the broker owns timeouts and assignment, and the client refuses the classic settings
@@ -140,13 +142,13 @@ public record WorkerSettings(
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
   }
 }

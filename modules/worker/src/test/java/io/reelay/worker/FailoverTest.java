@@ -185,6 +185,8 @@ class FailoverTest {
           state-key = "%s"
           still-working-interval = 6s
           recovery { first-check = 1s, interval = 1s, max-unchanged = 60 }
+          # a SIGTERM here hands over mid-stream at once (what it tests); the grace has its own test
+          stop-grace = 0s
           render-poll { grid = 1500ms, margin = 100ms, min-gap = 100ms }
           %s
         }

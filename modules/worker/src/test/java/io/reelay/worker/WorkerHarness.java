@@ -58,7 +58,8 @@ final class WorkerHarness implements AutoCloseable {
         "reelay.worker.render-poll.min-gap", "20ms",
         "reelay.nemo.retry.initial", "50ms",
         "reelay.nemo.retry.max", "200ms",
-        "reelay.nemo.retry.rate-limit-wait", "200ms"));
+        "reelay.nemo.retry.rate-limit-wait", "200ms",
+        "reelay.worker.stop-grace", "0s")); // a test's stop hands over at once unless it asks for a grace
     m.putAll(overrides);
     Config config = ConfigFactory.parseMap(m).withFallback(ConfigFactory.load()).resolve();
     kit = ActorTestKit.create("worker-test", config);
