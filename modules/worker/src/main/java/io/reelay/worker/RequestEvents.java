@@ -179,13 +179,15 @@ final class RequestEvents {
    * (the worker stops): the next owner finds the request in its session's snapshot.
    */
   private CompletionStage<Void> send(Event e, String callbackUrl) {
-    MDC.put("requestId", e.requestId());
-    MDC.put("sessionKey", e.sessionKey());
-    try {
-      log.debug("{} {} {}", e.state(), e.phase(), e.message());
-    } finally {
-      MDC.remove("requestId");
-      MDC.remove("sessionKey");
+    if (log.isDebugEnabled()) { // every event passes here
+      MDC.put("requestId", e.requestId());
+      MDC.put("sessionKey", e.sessionKey());
+      try {
+        log.debug("{} {} {}", e.state(), e.phase(), e.message());
+      } finally {
+        MDC.remove("requestId");
+        MDC.remove("sessionKey");
+      }
     }
     if (!e.isTerminal()) {
       return out.publish(e, callbackUrl);

@@ -101,8 +101,8 @@ final class SessionMemory {
 
   // ------------------------------------------------------------------ what the session writes
 
-  /** Where the session stands: its identity and the request in flight (null: none), written. */
-  CompletionStage<Void> write(Identity identity, InFlight inFlight) {
+  /** Where the session stands: its identity and the request in flight (null: none), written (made and stored under the lock). */
+  synchronized CompletionStage<Void> write(Identity identity, InFlight inFlight) {
     return write(now(identity, inFlight));
   }
 

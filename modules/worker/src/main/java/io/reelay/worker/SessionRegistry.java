@@ -107,15 +107,16 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     RequestEvents requestEvents = new RequestEvents(events);
     SessionFactory sessions =
         (session, first, memory, registry) -> SessionActor.create(session, memory, settings, client, requestEvents, cipher, registry);
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SessionRegistry(ctx, timers, events,
+    // one RequestEvents for the registry and its sessions: one list of terminal events not yet taken
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SessionRegistry(ctx, timers, events, requestEvents,
         settings.handoverTimeout(), settings.sessionIdleTimeout(), settings.stopGrace(), sessions)));
   }
 
   /** A registry whose stop hands over at once (no grace). */
   public static Behavior<Command> create(
       EventPublisher events, Duration handoverTimeout, Duration idleTimeout, SessionFactory sessions) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
-        new SessionRegistry(ctx, timers, events, handoverTimeout, idleTimeout, Duration.ZERO, sessions)));
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SessionRegistry(ctx, timers, events, new RequestEvents(events),
+        handoverTimeout, idleTimeout, Duration.ZERO, sessions)));
   }
 
   private final SessionFactory factory;
@@ -132,13 +133,13 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private final Duration stopGrace;
   private Release stopping; // a stop waiting for the requests in hand (at most stopGrace)
 
-  private SessionRegistry(ActorContext<Command> ctx, TimerScheduler<Command> timers, EventPublisher events,
+  private SessionRegistry(ActorContext<Command> ctx, TimerScheduler<Command> timers, EventPublisher out, RequestEvents events,
       Duration handoverTimeout, Duration idleTimeout, Duration stopGrace, SessionFactory factory) {
     super(ctx);
     this.stopGrace = stopGrace;
     this.factory = factory;
-    this.out = events;
-    this.events = new RequestEvents(events);
+    this.out = out;
+    this.events = events;
     this.handoverTimeout = handoverTimeout;
     this.idleTimeout = idleTimeout;
     this.timers = timers;
