@@ -186,23 +186,42 @@ public final class EventPublisher implements AutoCloseable {
 
   /**
    * Sends with {@code send} until Kafka takes it, with backoff between tries (from 1 s, doubling,
-   * up to 30 s, with jitter), each failed try a WARN naming {@code what}. Fails only once the
-   * publisher is closed (the worker stops): for what must not be lost or skipped, such as a terminal
-   * event or a dead letter, whose record must not be committed before.
+   * up to 30 s, with jitter), each failed try a WARN naming {@code what} (an ERROR from the sixth).
+   * Fails only once the publisher is closed (the worker stops): for what must not be lost or
+   * skipped, such as a terminal event or a dead letter, whose record must not be committed before.
    */
   public CompletionStage<Void> untilTaken(String what, Supplier<CompletionStage<Void>> send) {
+    return untilTaken(what, send, null);
+  }
+
+  /**
+   * The same, but gives up once Kafka has refused for {@code giveUpAfter} (null: never): it then
+   * fails with {@link NotTaken}, for a caller that has a better remedy than waiting on.
+   */
+  public CompletionStage<Void> untilTaken(String what, Supplier<CompletionStage<Void>> send, Duration giveUpAfter) {
     CompletableFuture<Void> taken = new CompletableFuture<>();
-    tryUntilTaken(what, send, 1, taken);
+    long giveUpAt = giveUpAfter == null ? Long.MAX_VALUE : System.nanoTime() + giveUpAfter.toNanos();
+    tryUntilTaken(what, send, 1, giveUpAt, taken);
     return taken;
   }
 
-  private void tryUntilTaken(String what, Supplier<CompletionStage<Void>> send, int attempt, CompletableFuture<Void> taken) {
+  /** Kafka kept refusing {@code what} for as long as its sender would wait. */
+  public static final class NotTaken extends RuntimeException {
+    NotTaken(String what, int tries, Throwable last) {
+      super(what + " not taken by Kafka after " + tries + " tries (last: " + last + ")", last);
+    }
+  }
+
+  private void tryUntilTaken(String what, Supplier<CompletionStage<Void>> send, int attempt, long giveUpAt,
+      CompletableFuture<Void> taken) {
     send.get().whenComplete((ok, err) -> {
       if (err == null) {
         taken.complete(null);
       } else if (closed) {
         log.warn("{} not taken by Kafka, and the worker is stopping: {}", what, err.toString());
         taken.completeExceptionally(err);
+      } else if (System.nanoTime() - giveUpAt >= 0) {
+        taken.completeExceptionally(new NotTaken(what, attempt, err));
       } else {
         long cap = Math.min(RETRY_MAX.toMillis(), RETRY_FIRST.toMillis() << Math.min(attempt - 1, 16));
         long wait = cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1);
@@ -213,7 +232,8 @@ public final class EventPublisher implements AutoCloseable {
           log.error("{} still not taken by Kafka after {} tries ({}); what waits behind it is held, not committed;"
               + " trying again in {} ms", what, attempt, err.toString(), wait);
         }
-        CompletableFuture.delayedExecutor(wait, TimeUnit.MILLISECONDS).execute(() -> tryUntilTaken(what, send, attempt + 1, taken));
+        CompletableFuture.delayedExecutor(wait, TimeUnit.MILLISECONDS)
+            .execute(() -> tryUntilTaken(what, send, attempt + 1, giveUpAt, taken));
       }
     });
   }

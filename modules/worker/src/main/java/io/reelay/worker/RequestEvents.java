@@ -7,6 +7,7 @@ import io.reelay.protocol.Event.Result;
 import io.reelay.protocol.Phase;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
@@ -49,10 +50,14 @@ final class RequestEvents {
 
   // ------------------------------------------------------------------ events outside a session's run
 
-  /** A record that is not a request the worker runs, when its requestId could be read: seq 1, REJECTED. */
-  CompletionStage<Void> rejected(String requestId, String sessionKey, String tenant, String reason, String code, String hint) {
+  /**
+   * A record that is not a request the worker runs, when its requestId could be read: seq 1,
+   * REJECTED. Fails with {@link EventPublisher.NotTaken} once Kafka has refused it for {@code giveUpAfter}.
+   */
+  CompletionStage<Void> rejected(String requestId, String sessionKey, String tenant, String reason, String code, String hint,
+      Duration giveUpAfter) {
     return send(event(requestId, sessionKey, tenant, 1, RequestState.REJECTED, Phase.DONE, "Rejected: " + reason, null, null,
-        new ErrorInfo(code, reason, false, hint)), null);
+        new ErrorInfo(code, reason, false, hint)), null, giveUpAfter);
   }
 
   /**
@@ -93,7 +98,7 @@ final class RequestEvents {
 
   /** A recorded terminal event, published again, the same event with the same seq. */
   CompletionStage<Void> republish(Event terminal, String callbackUrl) {
-    return send(terminal, callbackUrl);
+    return send(terminal, callbackUrl, null);
   }
 
   /** What a person reads when the client is about to retry a call. */
@@ -150,7 +155,7 @@ final class RequestEvents {
             }
             return null;
           })
-          .thenCompose(x -> send(terminal, request.callbackUrl()));
+          .thenCompose(x -> send(terminal, request.callbackUrl(), null));
     }
 
     /** Whether the block in use is half spent: time to reserve the next one, long before it is needed. */
@@ -169,16 +174,17 @@ final class RequestEvents {
 
   private CompletionStage<Void> send(Request r, long seq, RequestState state, Phase phase, String message, Double progress,
       Result result, ErrorInfo error) {
-    return send(event(r, seq, state, phase, message, progress, result, error), r.callbackUrl());
+    return send(event(r, seq, state, phase, message, progress, result, error), r.callbackUrl(), null);
   }
 
   /**
    * Sends {@code e}. A terminal event is sent until Kafka takes it (with backoff; it is pending
    * meanwhile): the stage completes only then, so whoever waits on it neither reports the request
    * finished nor lets its offset be committed before. It fails only when the publisher is closed
-   * (the worker stops): the next owner finds the request in its session's snapshot.
+   * (the worker stops): the next owner finds the request in its session's snapshot; or once Kafka
+   * has refused it for {@code giveUpAfter}, when that is not null.
    */
-  private CompletionStage<Void> send(Event e, String callbackUrl) {
+  private CompletionStage<Void> send(Event e, String callbackUrl, Duration giveUpAfter) {
     if (log.isDebugEnabled()) { // every event passes here
       MDC.put("requestId", e.requestId());
       MDC.put("sessionKey", e.sessionKey());
@@ -194,7 +200,7 @@ final class RequestEvents {
     }
     String key = e.tenant() + "/" + e.requestId();
     pendingTerminals.put(key, e);
-    return out.untilTaken("terminal event " + e.seq() + " of " + e.requestId(), () -> out.publish(e, callbackUrl))
+    return out.untilTaken("terminal event " + e.seq() + " of " + e.requestId(), () -> out.publish(e, callbackUrl), giveUpAfter)
         .whenComplete((ok, err) -> pendingTerminals.remove(key, e));
   }
 

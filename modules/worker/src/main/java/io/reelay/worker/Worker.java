@@ -19,6 +19,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -72,7 +73,12 @@ public final class Worker {
   private final RequestEvents requestEvents;
   private final SnapshotStore snapshots;
   private final ActorRef<SessionRegistry.Command> sessions;
-  private final Consumer.DrainingControl<Done> control;
+  private final ConsumerSettings<String, byte[]> consumerSettings;
+  private final CommitterSettings committerSettings;
+  // the request source now: replaced when the worker restarts it (see restartRequests)
+  private volatile Consumer.DrainingControl<Done> control;
+  private boolean restarting; // guarded by this
+  private final AtomicInteger restarts = new AtomicInteger();
   private final WorkerSettings settings;
   private final Capacity capacity;
   private final String clientId;
@@ -105,7 +111,7 @@ public final class Worker {
     this.sessions = system.systemActorOf(
         SessionRegistry.create(settings, client, events, cipher), "sessions-" + id, Props.empty());
 
-    ConsumerSettings<String, byte[]> consumer =
+    this.consumerSettings =
         ConsumerSettings.create(system, new StringDeserializer(), new ByteArrayDeserializer())
             .withBootstrapServers(settings.bootstrapServers())
             .withGroupId(settings.groupId())
@@ -113,27 +119,69 @@ public final class Worker {
             .withProperties(settings.consumerProperties())
             .withProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false")
             .withStopTimeout(Duration.ZERO);
-    CommitterSettings committer =
+    this.committerSettings =
         CommitterSettings.create(system)
             .withMaxBatch(settings.commitMaxBatch())
             .withMaxInterval(settings.commitMaxInterval());
+    this.control = consume();
+  }
+
+  /** Joins the group and runs each partition it is given (see {@link #runPartition}). */
+  private Consumer.DrainingControl<Done> consume() {
     AutoSubscription subscription =
         Subscriptions.topics(settings.topics().requests()).withPartitionAssignmentHandler(new Handover());
-    this.control =
-        Consumer.committablePartitionedSource(consumer, subscription)
-            .mapAsyncUnordered(MAX_PARTITIONS, tp -> runPartition(tp.first(), tp.second(), committer))
+    Consumer.DrainingControl<Done> c =
+        Consumer.committablePartitionedSource(consumerSettings, subscription)
+            .mapAsyncUnordered(MAX_PARTITIONS, tp -> runPartition(tp.first(), tp.second(), committerSettings))
             .toMat(Sink.ignore(), Consumer::createDrainingControl)
             .run(system);
-    control
-        .streamCompletion()
+    c.streamCompletion()
         .whenComplete(
             (done, err) -> {
-              if (err != null && !stopping && CoordinatedShutdown.get(system).getShutdownReason().isEmpty()) {
+              if (err != null && !stopping && !restarting() && CoordinatedShutdown.get(system).getShutdownReason().isEmpty()) {
                 // no half-alive worker: stop the node and let the orchestrator restart it
                 log.error("request stream failed, stopping the worker: {}", err.toString());
                 system.terminate();
               }
             });
+    return c;
+  }
+
+  private synchronized boolean restarting() {
+    return restarting;
+  }
+
+  /**
+   * Restarts the request source, as a rebalance would move every partition away and back: each
+   * session writes its snapshot and stops, the consumer leaves the group, and a new one joins,
+   * restores the snapshots and reads again every record not committed. Nothing is lost (only
+   * finished records were committed) and nothing runs twice (what is done is known by its session).
+   * For a partition held by something Kafka keeps refusing (a dead letter): holding it any longer
+   * only lets its lag grow in silence.
+   */
+  private void restartRequests(String why) {
+    Consumer.DrainingControl<Done> old;
+    synchronized (this) {
+      if (stopping || restarting) {
+        return;
+      }
+      restarting = true;
+      old = control;
+    }
+    log.error("{}; restarting this worker's request source: its sessions are handed over and every record not yet"
+        + " committed is read again", why);
+    release(Set.copyOf(epochs.keySet()), false)
+        .thenCompose(d -> old.shutdown()) // not a drain: the stage that is stuck must not hold the restart
+        .exceptionally(e -> Done.getInstance())
+        .thenAccept(d -> {
+          synchronized (this) {
+            restarting = false;
+            if (!stopping) {
+              control = consume();
+              log.info("request source restarted ({} restart(s) so far)", restarts.incrementAndGet());
+            }
+          }
+        });
   }
 
   private static final int MAX_PARTITIONS = 10_000;
@@ -233,8 +281,9 @@ public final class Worker {
   public synchronized CompletionStage<Done> stop() {
     if (stopped == null) {
       stopping = true;
+      Consumer.DrainingControl<Done> c = control;
       stopped = release(Set.of(), true)
-          .thenCompose(d -> control.drainAndShutdown(system.executionContext()))
+          .thenCompose(d -> c.drainAndShutdown(system.executionContext()))
           .exceptionally(e -> Done.getInstance())
           .thenApply(
               d -> {
@@ -249,6 +298,11 @@ public final class Worker {
   /** The Kafka client id of this worker's consumer (as the consumer group lists its members). */
   public String clientId() {
     return clientId;
+  }
+
+  /** How many times the request source was restarted (see {@link #restartRequests}). */
+  public int restarts() {
+    return restarts.get();
   }
 
   /** Requests in hand (running or queued in a session) and records waiting for room. */
@@ -375,7 +429,13 @@ public final class Worker {
   private CompletionStage<SessionRegistry.Outcome> handle(InHand r) {
     ConsumerRecord<String, byte[]> rec = r.msg().record();
     if (r.rejection() != null) {
-      return reject(rec, r.rejection()).thenApply(d -> SessionRegistry.Outcome.FINISHED);
+      return reject(rec, r.rejection())
+          .thenApply(d -> SessionRegistry.Outcome.FINISHED)
+          .exceptionally(e -> {
+            // not committed (nothing behind it is either); read again after the restart
+            restartRequests("partition " + rec.topic() + "-" + rec.partition() + " is stuck: " + rootCause(e).getMessage());
+            return SessionRegistry.Outcome.RELEASED;
+          });
     }
     Request request = r.request();
     boolean replayed = rec.offset() < replayBelow.getOrDefault(rec.partition(), 0L);
@@ -395,9 +455,11 @@ public final class Worker {
   private CompletionStage<Done> reject(ConsumerRecord<String, byte[]> rec, Rejection why) {
     String reason = why.reason();
     log.warn("rejected record {}-{}@{}: {}", rec.topic(), rec.partition(), rec.offset(), reason);
-    // retried until Kafka takes it: the record is committed only then, so a dead letter is never lost
+    // retried until Kafka takes it: the record is committed only then, so a dead letter is never
+    // lost; after stuck-restart-after of refusals, the request source restarts
+    Duration giveUp = settings.stuckRestartAfter();
     CompletionStage<Void> dlq = events.untilTaken("dead letter of " + rec.topic() + "-" + rec.partition() + "@" + rec.offset(),
-        () -> events.deadLetter(rec, reason, DLQ_MAX_BYTES));
+        () -> events.deadLetter(rec, reason, DLQ_MAX_BYTES), giveUp);
     JsonNode node = readTree(rec.value());
     String requestId = text(node, "requestId");
     if (requestId == null) {
@@ -405,8 +467,18 @@ public final class Worker {
     }
     String sessionKey = text(node, "sessionKey") != null ? text(node, "sessionKey") : rec.key();
     String tenant = text(node, "tenant") != null ? text(node, "tenant") : Request.DEFAULT_TENANT;
-    CompletionStage<Void> rejected = requestEvents.rejected(requestId, sessionKey, tenant, reason, why.code(), why.hint());
-    return dlq.thenCombine(rejected, (a, b) -> Done.getInstance());
+    // REJECTED once the dead letter is safe: a restart for a refused dead letter does not repeat it
+    return dlq.thenCompose(v -> requestEvents.rejected(requestId, sessionKey, tenant, reason, why.code(), why.hint(), giveUp))
+        .thenApply(v -> Done.getInstance());
+  }
+
+  private static Throwable rootCause(Throwable e) {
+    Throwable t = e;
+    while ((t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   private static JsonNode readTree(byte[] bytes) {

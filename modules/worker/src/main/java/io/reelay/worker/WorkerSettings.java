@@ -39,6 +39,7 @@ public record WorkerSettings(
     long maxRecordBytes,
     Duration handoverTimeout,
     Duration stopGrace,
+    Duration stuckRestartAfter,
     Duration sessionIdleTimeout,
     Duration tokenRefreshBefore,
     Map<String, String> consumerProperties,
@@ -75,6 +76,7 @@ public record WorkerSettings(
         w.getBytes("max-record-bytes"),
         w.getDuration("handover-timeout"),
         w.getDuration("stop-grace"),
+        w.getDuration("stuck-restart-after"),
         w.getDuration("session-idle-timeout"),
         w.getDuration("token-refresh-before"),
         // KIP-848: the broker owns timeouts and assignment, and the client refuses the classic settings
@@ -142,13 +144,13 @@ public record WorkerSettings(
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
   }
 }

@@ -29,6 +29,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -45,6 +46,7 @@ final class WorkerHarness implements AutoCloseable {
   final Worker worker;
   final Topics topics;
   final String bootstrap;
+  final String groupId;
   private final KafkaProducer<String, String> producer;
   private final HttpClient http = HttpClient.newHttpClient();
 
@@ -67,7 +69,8 @@ final class WorkerHarness implements AutoCloseable {
     bootstrap = TestKafka.bootstrapServers();
     topics = Topics.withPrefix(TestKafka.uniqueName("w"));
     TopicSetup.ensure(bootstrap, topics, 3, (short) 1);
-    WorkerSettings settings = WorkerSettings.from(config).withKafka(bootstrap, topics).withGroupId(TestKafka.uniqueName("workers"));
+    groupId = TestKafka.uniqueName("workers");
+    WorkerSettings settings = WorkerSettings.from(config).withKafka(bootstrap, topics).withGroupId(groupId);
     NemoClient client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()));
     worker = Worker.start(kit.system(), settings, client);
     producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringSerializer(), new StringSerializer());
@@ -132,6 +135,26 @@ final class WorkerHarness implements AutoCloseable {
       }
     }
     throw new AssertionError("condition not met on " + topic + " within 90 s; saw " + records.size() + " records");
+  }
+
+  /** Every record {@code topic} holds now, read to its end offsets. */
+  List<ConsumerRecord<String, byte[]>> readAll(String topic) {
+    Map<String, Object> props = Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    List<ConsumerRecord<String, byte[]>> records = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> tps = c.partitionsFor(topic).stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+      c.assign(tps);
+      c.seekToBeginning(tps);
+      Map<TopicPartition, Long> end = c.endOffsets(tps);
+      long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+      while (tps.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+        if (System.nanoTime() > deadline) {
+          throw new AssertionError(topic + " not read to its end within 90 s");
+        }
+        c.poll(Duration.ofMillis(200)).forEach(records::add);
+      }
+    }
+    return records;
   }
 
   void faults(String json) throws Exception {
