@@ -89,7 +89,10 @@ public final class LocalStack implements AutoCloseable {
     m.put("nemo-sim.port", o.simPort());
     m.put("nemo-sim.time-scale", ts);
     m.put("reelay.status.port", o.statusPort());
-    m.put("reelay.status.api-keys", o.apiKey() + "=default");
+    // the key made for this stack (if any) for tenant default, and whatever keys the user configured
+    String configured = base.getString("reelay.status.api-keys").trim();
+    String mine = o.apiKey() == null ? "" : o.apiKey() + "=default";
+    m.put("reelay.status.api-keys", configured.isEmpty() ? mine : mine.isEmpty() ? configured : mine + "," + configured);
     m.put("reelay.worker.dev-mode", true);
     if (base.getString("reelay.worker.state-key").isBlank()) {
       // one key for every worker of this process (`up` passes the one kept in var/state-key), so a
@@ -107,6 +110,40 @@ public final class LocalStack implements AutoCloseable {
     m.put("reelay.nemo.retry.initial", scaled(n, "retry.initial", ts));
     m.put("reelay.nemo.retry.max", scaled(n, "retry.max", ts));
     return ConfigFactory.parseMap(m).withFallback(base).resolve();
+  }
+
+  /** What {@code reelay up} allows webhooks to by default: this machine. */
+  static final String LOOPBACK = "127.0.0.1/32,::1/128";
+
+  /** {@code config} for local webhooks, and the line that says what changed (null: the user set both). */
+  record LocalWebhooks(Config config, String note) {}
+
+  /**
+   * For a stack on this machine: webhooks may go to loopback ({@link #LOOPBACK}) and go out unsigned
+   * for tenants without a secret, unless the user set {@code reelay.webhooks.allow} or {@code
+   * allow-unsigned} (environment, config file or system property: anything but a reference.conf).
+   */
+  static LocalWebhooks localWebhooks(Config config) {
+    Map<String, Object> m = new HashMap<>();
+    List<String> what = new ArrayList<>();
+    if (!setByUser(config, "reelay.webhooks.allow")) {
+      m.put("reelay.webhooks.allow", LOOPBACK);
+      what.add("to loopback (" + LOOPBACK + ")");
+    }
+    if (!setByUser(config, "reelay.webhooks.allow-unsigned")) {
+      m.put("reelay.webhooks.allow-unsigned", true);
+      what.add("unsigned for tenants without a secret");
+    }
+    if (m.isEmpty()) {
+      return new LocalWebhooks(config, null);
+    }
+    return new LocalWebhooks(ConfigFactory.parseMap(m).withFallback(config),
+        "webhooks may go " + String.join(" and ", what)
+            + ", for local use (REELAY_WEBHOOK_ALLOW / REELAY_WEBHOOK_ALLOW_UNSIGNED to change)");
+  }
+
+  private static boolean setByUser(Config c, String path) {
+    return c.hasPath(path) && !"reference.conf".equals(c.getValue(path).origin().resource());
   }
 
   private static String scaled(Config c, String key, double ts) {

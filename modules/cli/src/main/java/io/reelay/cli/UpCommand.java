@@ -3,6 +3,7 @@ package io.reelay.cli;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.reelay.protocol.Topics;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -40,6 +41,9 @@ final class UpCommand implements Callable<Integer> {
       config = ConfigFactory.parseMap(Map.of("reelay.worker.state-key", home.stateKey()))
           .withFallback(config);
     }
+    // webhooks to this machine, unsigned, unless the user chose otherwise
+    LocalStack.LocalWebhooks hooks = LocalStack.localWebhooks(config);
+    config = hooks.config();
     double ts = config.getDouble("reelay.embedded.time-scale");
     Topics topics = Topics.withPrefix(config.getString("reelay.topics.prefix"));
     LocalStack stack = LocalStack.start(config, new LocalStack.Options(
@@ -55,6 +59,11 @@ final class UpCommand implements Callable<Integer> {
     System.out.printf("reelay ready kafka=%s status=%s sim=%s workers=%d time-scale=%s%n",
         stack.bootstrapServers(), stack.statusUrl(), stack.simUrl(), workers, ts);
     System.out.println("  " + keyNote);
+    if (hooks.note() != null) {
+      System.out.println("  " + hooks.note());
+    }
+    System.out.println("  local uploads (upload.path) of tenant default are read from "
+        + Path.of(config.getString("reelay.worker.uploads.media-dir")).toAbsolutePath().normalize().resolve("default") + "/");
     System.out.println("  try: bin/reelay submit \"a fox running through a snowy forest at dusk\" --follow");
     stopped.await();
     return 0;

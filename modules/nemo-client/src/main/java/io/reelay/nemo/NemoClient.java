@@ -10,11 +10,17 @@ import io.reelay.nemo.Answers.Credits;
 import io.reelay.nemo.Answers.RenderJob;
 import io.reelay.nemo.Answers.SessionState;
 import io.reelay.protocol.Json;
+import java.io.IOException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -23,6 +29,7 @@ import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ClassicActorSystemProvider;
 import org.apache.pekko.http.javadsl.model.ContentType;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
@@ -36,6 +43,7 @@ import org.apache.pekko.stream.javadsl.Flow;
 import org.apache.pekko.stream.javadsl.Framing;
 import org.apache.pekko.stream.javadsl.FramingTruncation;
 import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.javadsl.StreamConverters;
 import org.apache.pekko.util.ByteString;
 
 /**
@@ -230,21 +238,63 @@ public final class NemoClient {
     return transport.json(req, "upload").thenApply(NemoClient::uploaded);
   }
 
-  /** E5, multipart: one {@code files} part per file. Not retried: a second upload would duplicate media. */
+  /**
+   * E5, multipart: one {@code files} part per file, streamed from its open channel. Not retried: a
+   * second upload would duplicate media. Every file's channel is closed when the call ends, however
+   * it ends (answered, refused, failed, or never sent).
+   */
   public CompletionStage<List<UploadedFile>> uploadFiles(Token token, String sessionId, List<LocalFile> files) {
-    List<Multipart.FormData.BodyPart> parts = new ArrayList<>();
-    for (LocalFile f : files) {
-      parts.add(Multiparts.createFormDataPartFromPath("files", f.contentType(), f.path()));
+    CompletionStage<List<UploadedFile>> sent;
+    try {
+      List<Multipart.FormData.BodyPart> parts = new ArrayList<>();
+      for (LocalFile f : files) {
+        parts.add(f.part());
+      }
+      HttpRequest req =
+          transport.post("/api/upload-video/nemo_agent/me/" + sessionId, null)
+              .addHeader(bearer(token))
+              .withEntity(Multiparts.createFormDataFromParts(parts.toArray(Multipart.FormData.BodyPart[]::new)).toEntity());
+      sent = transport.json(req, "upload").thenApply(NemoClient::uploaded);
+    } catch (RuntimeException e) {
+      sent = CompletableFuture.failedFuture(e);
     }
-    HttpRequest req =
-        transport.post("/api/upload-video/nemo_agent/me/" + sessionId, null)
-            .addHeader(bearer(token))
-            .withEntity(Multiparts.createFormDataFromParts(parts.toArray(Multipart.FormData.BodyPart[]::new)).toEntity());
-    return transport.json(req, "upload").thenApply(NemoClient::uploaded);
+    return sent.whenComplete((ok, err) -> files.forEach(LocalFile::close));
   }
 
-  /** A local file to upload with its content type. */
-  public record LocalFile(Path path, ContentType contentType) {}
+  /**
+   * A local file to upload: its name for the backend, its content type, its size, and the channel
+   * its bytes are read from (from where it stands to its end; more than {@code bytes} fails the
+   * upload). The upload owns the channel and closes it.
+   */
+  public record LocalFile(String fileName, ContentType contentType, long bytes, ReadableByteChannel channel) {
+
+    /** Opens the file at {@code path} (for callers that did not open it themselves). */
+    public static LocalFile open(Path path, ContentType contentType) throws IOException {
+      FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
+      try {
+        return new LocalFile(path.getFileName().toString(), contentType, channel.size(), channel);
+      } catch (IOException | RuntimeException e) {
+        channel.close();
+        throw e;
+      }
+    }
+
+    Multipart.FormData.BodyPart part() {
+      // closing the stream (done, failed or cancelled) closes the channel
+      Source<ByteString, ?> data = StreamConverters.fromInputStream(() -> Channels.newInputStream(channel))
+          .limitWeighted(bytes, b -> (long) b.size());
+      return Multiparts.createFormDataBodyPart("files", HttpEntities.create(contentType, bytes, data),
+          Map.of("filename", fileName));
+    }
+
+    void close() {
+      try {
+        channel.close();
+      } catch (IOException ignored) {
+        // only read from
+      }
+    }
+  }
 
   /** E5's answer, per file; {@code duration} in seconds (the draft uses milliseconds). */
   public record UploadedFile(String filename, String fileType, String cdnUrl, Double duration, Integer width, Integer height) {}

@@ -171,7 +171,7 @@ class FaultsAgainstSimTest {
     BackendSession s = await(client.createSession(t.token(), "en"));
     java.nio.file.Path big = java.nio.file.Files.write(dir.resolve("big.mp4"), new byte[8192]);
     assertThatThrownBy(() -> await(client.uploadFiles(t.token(), s.sessionId(), List.of(
-            new NemoClient.LocalFile(big, org.apache.pekko.http.javadsl.model.ContentTypes.parse("video/mp4"))))))
+            NemoClient.LocalFile.open(big, org.apache.pekko.http.javadsl.model.ContentTypes.parse("video/mp4"))))))
         .cause().isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(4002));
     assertThat(calls("upload")).isEqualTo(1);
   }

@@ -9,7 +9,11 @@ import io.reelay.nemo.Answers.RenderJob;
 import io.reelay.nemo.Answers.SessionState;
 import io.reelay.sim.Mp4Probe;
 import io.reelay.sim.NemoSim;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -17,6 +21,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -86,6 +91,31 @@ class NemoClientAgainstSimTest {
     Answers.Credits credits = await(client.credits(t.token()));
     assertThat(credits.total()).isEqualTo(credits.available() + credits.frozen());
     assertThat(credits.available()).isLessThan(100);
+  }
+
+  @Test
+  void aFileIsUploadedFromItsOpenChannelWhichIsClosedWhenTheCallEnds(@TempDir Path dir) throws Exception {
+    AnonymousToken t = await(client.anonymousToken("client-" + UUID.randomUUID()));
+    BackendSession s = await(client.createSession(t.token(), "en"));
+    byte[] clip = new byte[100_000];
+    new java.util.Random(7).nextBytes(clip);
+    Path file = Files.write(dir.resolve("clip.mp4"), clip);
+    FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+    // the path names another file by the time the upload runs: what goes is what was opened
+    Files.move(Files.writeString(dir.resolve("swapped.mp4"), "swapped in"), file, StandardCopyOption.REPLACE_EXISTING);
+    List<NemoClient.UploadedFile> sent = await(client.uploadFiles(t.token(), s.sessionId(),
+        List.of(new NemoClient.LocalFile("clip.mp4", ContentTypes.parse("video/mp4"), clip.length, channel))));
+    assertThat(sent).singleElement().satisfies(f -> assertThat(f.filename()).isEqualTo("clip.mp4"));
+    assertThat(channel.isOpen()).isFalse();
+    Path back = await(client.download(sent.get(0).cdnUrl(), Optional.empty(), dir.resolve("back.mp4")));
+    assertThat(Files.readAllBytes(back)).isEqualTo(clip);
+
+    // refused by the backend (unknown session): closed as well
+    FileChannel refused = FileChannel.open(dir.resolve("back.mp4"), StandardOpenOption.READ);
+    assertThatThrownBy(() -> await(client.uploadFiles(t.token(), "1234567890123456789",
+        List.of(new NemoClient.LocalFile("clip.mp4", ContentTypes.parse("video/mp4"), clip.length, refused)))))
+        .cause().isInstanceOf(NemoException.Backend.class);
+    assertThat(refused.isOpen()).isFalse();
   }
 
   @Test

@@ -43,12 +43,25 @@ public final class RequestValidation {
     if (r.text() != null && r.text().length() > MAX_TEXT_CHARS) {
       p.add("text is longer than " + MAX_TEXT_CHARS + " characters");
     }
+    tooLong(p, "language", r.language(), MAX_LANGUAGE_CHARS);
+    if (r.upload() != null) {
+      tooLong(p, "upload.url", r.upload().url(), MAX_CALLBACK_CHARS);
+      tooLong(p, "upload.path", r.upload().path(), MAX_PATH_CHARS);
+      tooLong(p, "upload.fileName", r.upload().fileName(), MAX_NAME_CHARS);
+      tooLong(p, "upload.contentType", r.upload().contentType(), MAX_NAME_CHARS);
+    }
+    if (r.output() != null) {
+      tooLong(p, "output.format", r.output().format(), MAX_OPTION_CHARS);
+      tooLong(p, "output.quality", r.output().quality(), MAX_OPTION_CHARS);
+    }
     Action a = r.effectiveAction();
     if (a.usesStream() && (r.text() == null || r.text().isBlank())) {
       p.add("text is required for " + a.wire() + ": say what the video should show");
     }
     if (a == Action.CANCEL && (r.cancels() == null || r.cancels().isBlank())) {
       p.add("cancels is required for cancel: the requestId to stop");
+    } else if (r.cancels() != null && !r.cancels().isBlank() && !ID.matcher(r.cancels()).matches()) {
+      p.add("cancels must be a requestId: 1-128 characters of A-Z a-z 0-9 . _ : @ -");
     }
     if (a == Action.UPLOAD) {
       Request.Upload u = r.upload();
@@ -65,8 +78,22 @@ public final class RequestValidation {
     return p;
   }
 
-  /** Longest callback URL accepted. */
+  /** Longest callback URL (and upload.url) accepted. */
   public static final int MAX_CALLBACK_CHARS = 2_048;
+  /** Longest language tag (BCP 47 tags in use are far shorter). */
+  public static final int MAX_LANGUAGE_CHARS = 35;
+  /** Longest upload.path, relative to the tenant's media directory. */
+  public static final int MAX_PATH_CHARS = 1_024;
+  /** Longest upload.fileName and upload.contentType. */
+  public static final int MAX_NAME_CHARS = 255;
+  /** Longest output.format and output.quality. */
+  public static final int MAX_OPTION_CHARS = 32;
+
+  private static void tooLong(List<String> problems, String field, String value, int max) {
+    if (value != null && value.length() > max) {
+      problems.add(field + " is longer than " + max + " characters");
+    }
+  }
 
   /**
    * Why {@code url} cannot take webhooks, or null when it can. Strict on purpose: whatever passes
@@ -107,7 +134,7 @@ public final class RequestValidation {
       return "must name a host";
     }
     if (u.getRawUserInfo() != null) {
-      return "must not carry credentials (user:password@); webhooks are signed with reelay.webhooks.secret instead";
+      return "must not carry credentials (user:password@); webhooks are signed with the tenant's secret (reelay.webhooks.secrets) instead";
     }
     if (u.getHost().indexOf('%') >= 0) {
       return "must not name an IPv6 zone (%…); use an address or a host name";

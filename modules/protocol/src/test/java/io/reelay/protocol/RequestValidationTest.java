@@ -86,6 +86,29 @@ class RequestValidationTest {
     assertThat(callback("mailto:someone@example.com")).isEqualTo("callbackUrl must be an http:// or https:// URL");
   }
 
+  @Test
+  void everyStringFieldHasAMaximumAndGoingOverItNamesTheField() {
+    Request.Upload longUpload = new Request.Upload("https://example.com/" + "u".repeat(2030), "p".repeat(1025), "f".repeat(256),
+        "video/" + "m".repeat(250));
+    Request r = new Request(1, "r-1", "s-1", null, null, Action.UPLOAD, "e".repeat(36), longUpload,
+        new Request.Output("f".repeat(33), "q".repeat(33)), null, null, null);
+    assertThat(RequestValidation.problems(r)).containsExactlyInAnyOrder(
+        "language is longer than 35 characters",
+        "upload.url is longer than 2048 characters",
+        "upload.path is longer than 1024 characters",
+        "upload.fileName is longer than 255 characters",
+        "upload.contentType is longer than 255 characters",
+        "output.format is longer than 32 characters",
+        "output.quality is longer than 32 characters");
+
+    Request.Upload fits = new Request.Upload(null, "p".repeat(1024), "f".repeat(255), "video/mp4");
+    assertThat(RequestValidation.problems(new Request(1, "r-1", "s-1", null, null, Action.UPLOAD, "e".repeat(35), fits,
+        new Request.Output("f".repeat(32), "q".repeat(32)), null, null, null))).isEmpty();
+
+    Request cancel = new Request(1, "r-1", "s-1", null, null, Action.CANCEL, null, null, null, "x".repeat(129), null, null);
+    assertThat(RequestValidation.problems(cancel)).containsExactly("cancels must be a requestId: 1-128 characters of A-Z a-z 0-9 . _ : @ -");
+  }
+
   /** The one problem of a request whose only flaw is its callback URL, or null. */
   private static String callback(String url) {
     Request r = new Request(1, "r-1", "s-1", null, null, Action.CREDITS, null, null, null, null, url, null);

@@ -1,6 +1,7 @@
 package io.reelay.status;
 
 import io.reelay.protocol.Json;
+import io.reelay.protocol.RequestValidation;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,9 +16,11 @@ import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
 import org.apache.pekko.http.javadsl.server.RejectionHandler;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.server.directives.RouteDirectives;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -100,9 +103,19 @@ final class ApiErrors {
     };
   }
 
+  private static HttpResponse tooLarge(EntityStreamSizeException big) {
+    return response(StatusCodes.PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "the body is larger than " + big.limit()
+        + " bytes, the most a request may be (reelay.status.limits.max-body-bytes); a request is small JSON, its text"
+        + " at most " + RequestValidation.MAX_TEXT_CHARS + " characters");
+  }
+
   static RejectionHandler rejectionHandler() {
     return RejectionHandler.newBuilder()
         .handleNotFound(DIRECTIVES.complete(notFound("no such resource")))
+        // a body over withSizeLimit arrives as malformed content: say which limit, in our shape
+        .handle(MalformedRequestContentRejection.class, r -> DIRECTIVES.complete(r.getCause() instanceof EntityStreamSizeException big
+            ? tooLarge(big)
+            : response(StatusCodes.BAD_REQUEST, "BAD_REQUEST", "the body could not be read: " + r.message())))
         .build()
         .withFallback(RejectionHandler.defaultHandler())
         .mapRejectionResponse(ApiErrors::asJson);
@@ -116,6 +129,9 @@ final class ApiErrors {
     Throwable t = unwrap(e);
     if (t instanceof ApiException api) {
       return response(api.status, api.code, api.getMessage());
+    }
+    if (t instanceof EntityStreamSizeException big) {
+      return tooLarge(big);
     }
     if (isTimeout(t)) {
       return response(StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE", "timed out; try again later");

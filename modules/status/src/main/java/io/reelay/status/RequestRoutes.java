@@ -10,6 +10,7 @@ import io.reelay.protocol.JsonProblems;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
 import io.reelay.protocol.RequestValidation;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
@@ -19,6 +20,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.UUID;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
@@ -45,12 +47,17 @@ final class RequestRoutes extends AllDirectives {
   private final RequestPublisher publisher;
   private final StatusSettings settings;
   private final IdempotencyKeys idempotencyKeys;
+  private final TenantLimits limits;
+  private final WebhookDispatcher.Settings webhooks;
 
-  RequestRoutes(StatusView view, RequestPublisher publisher, StatusSettings settings) {
+  RequestRoutes(StatusView view, RequestPublisher publisher, StatusSettings settings, TenantLimits limits,
+      WebhookDispatcher.Settings webhooks) {
+    this.webhooks = webhooks;
     this.view = view;
     this.publisher = publisher;
     this.settings = settings;
     this.idempotencyKeys = new IdempotencyKeys(settings);
+    this.limits = limits;
   }
 
   /** The routes under {@code /v1/requests}, for a caller of {@code tenant}. */
@@ -60,35 +67,63 @@ final class RequestRoutes extends AllDirectives {
             () ->
                 concat(
                     get(() -> listing(tenant)),
-                    post(() -> optionalHeaderValueByName("Idempotency-Key", key ->
-                        entity(Unmarshaller.entityToString(), body -> submit(tenant, key, body)))))),
+                    post(() -> submitting(tenant, () -> optionalHeaderValueByName("Idempotency-Key", key ->
+                        withSizeLimit(limits.settings().maxBodyBytes(), () ->
+                            entity(Unmarshaller.entityToString(), body -> submit(tenant, key, body)))))))),
         pathPrefix(
             PathMatchers.segment(),
             id ->
                 concat(
                     pathEnd(() -> get(() -> status(tenant, id))),
                     path("events", () -> get(() -> optionalHeaderValueByName("Last-Event-ID", last -> events(tenant, id, last)))),
-                    path("cancel", () -> post(() -> cancel(tenant, id))))));
+                    path("cancel", () -> post(() -> submitting(tenant, () -> cancel(tenant, id)))))));
+  }
+
+  /** {@code inner}, if {@code tenant} has a submit token left; otherwise 429 with when the next one comes. */
+  private Route submitting(String tenant, Supplier<Route> inner) {
+    Duration wait = limits.submit(tenant);
+    if (wait.isZero()) {
+      return inner.get();
+    }
+    long seconds = Math.max(1, (wait.toMillis() + 999) / 1000);
+    return complete(ApiErrors.response(StatusCodes.TOO_MANY_REQUESTS, "RATE_LIMITED",
+            "this API key's tenant submits more than " + fmt(limits.settings().submitsPerSecond())
+                + " requests per second (reelay.status.limits.submits-per-second); slow down and retry after " + seconds + " s")
+        .addHeader(RetryAfter.create(seconds)));
+  }
+
+  private static String fmt(double d) {
+    return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
   }
 
   private Route status(String tenant, String id) {
-    return view.status(id)
-        .filter(s -> s.tenant().equals(tenant))
+    return view.status(tenant, id)
         .map(s -> complete(json(StatusCodes.OK, statusJson(s))))
         .orElseGet(() -> complete(unknown(id)));
   }
 
   private Route events(String tenant, String id, Optional<String> lastEventId) {
-    if (view.status(id).filter(s -> s.tenant().equals(tenant)).isEmpty()) {
+    if (view.status(tenant, id).isEmpty()) {
       return complete(unknown(id));
     }
     long after = lastEventId.map(RequestRoutes::parseLastEventId).orElse(Long.MIN_VALUE);
+    TenantLimits.Watch watch = limits.watch(tenant);
+    if (watch == null) {
+      return complete(ApiErrors.response(StatusCodes.TOO_MANY_REQUESTS, "TOO_MANY_STREAMS", limits.watchRefusal(tenant))
+          .addHeader(RetryAfter.create(WATCH_RETRY_AFTER_SECONDS)));
+    }
     Source<ServerSentEvent, NotUsed> sse =
-        view.follow(id, after)
+        view.follow(tenant, id, after)
             .map(e -> ServerSentEvent.create(Json.string(e), Optional.empty(), Optional.of(Long.toString(e.seq())), OptionalInt.empty()))
-            .keepAlive(settings.sseKeepAlive(), ServerSentEvent::heartbeat);
+            .keepAlive(settings.sseKeepAlive(), ServerSentEvent::heartbeat)
+            .watchTermination((m, done) -> {
+              done.whenComplete((d, t) -> watch.release());
+              return m;
+            });
     return completeOK(sse, EventStreamMarshalling.toEventStream());
   }
+
+  private static final long WATCH_RETRY_AFTER_SECONDS = 5;
 
   private Route listing(String tenant) {
     return parameterOptional(
@@ -125,6 +160,10 @@ final class RequestRoutes extends AllDirectives {
     JsonNode node = parseBody(body);
     byte[] fingerprint = key == null ? null : IdempotencyKeys.fingerprint(node);
     Request request = parseSubmission(tenant, node);
+    String hook = webhooks.submitProblem(tenant, request.callbackUrl());
+    if (hook != null) {
+      throw ApiErrors.badRequest(hook);
+    }
     if (key == null) {
       return publish(request, Map.of("requestId", request.requestId()));
     }
@@ -137,7 +176,7 @@ final class RequestRoutes extends AllDirectives {
   }
 
   private Route cancel(String tenant, String id) {
-    Optional<StatusView.RequestStatus> target = view.status(id).filter(s -> s.tenant().equals(tenant));
+    Optional<StatusView.RequestStatus> target = view.status(tenant, id);
     if (target.isEmpty()) {
       return complete(unknown(id));
     }

@@ -1,5 +1,6 @@
 package io.reelay.status;
 
+import com.typesafe.config.ConfigFactory;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.Map;
@@ -22,6 +23,7 @@ final class StatusRoutes extends AllDirectives {
   private final StatusSettings settings;
   private final PrometheusMeterRegistry registry;
 
+  /** With the webhook settings of this system's config (tests). */
   StatusRoutes(
       StatusSettings settings,
       Map<String, String> apiKeys,
@@ -29,10 +31,23 @@ final class StatusRoutes extends AllDirectives {
       RequestPublisher publisher,
       BooleanSupplier ready,
       PrometheusMeterRegistry registry) {
+    this(settings, apiKeys, view, publisher, ready, registry,
+        WebhookDispatcher.Settings.from(ConfigFactory.load().getConfig("reelay.webhooks")));
+  }
+
+  /** @param webhooks what a callbackUrl must satisfy at submit (a destination, a tenant's secret) */
+  StatusRoutes(
+      StatusSettings settings,
+      Map<String, String> apiKeys,
+      StatusView view,
+      RequestPublisher publisher,
+      BooleanSupplier ready,
+      PrometheusMeterRegistry registry,
+      WebhookDispatcher.Settings webhooks) {
     this.settings = settings;
     this.registry = registry;
     this.apiKeys = new ApiKeys(apiKeys);
-    this.requests = new RequestRoutes(view, publisher, settings);
+    this.requests = new RequestRoutes(view, publisher, settings, new TenantLimits(settings.limits()), webhooks);
     this.sessions = new SessionRoutes(view, settings);
     this.health = new HealthRoutes(ready, view, registry);
   }

@@ -68,6 +68,8 @@ public final class StatusServer {
       Map<String, String> apiKeys,
       String bootstrapServers,
       Topics topics) {
+    // first: a malformed webhook secret or allow entry fails the start before anything runs
+    WebhookDispatcher.Settings hooks = WebhookDispatcher.Settings.from(system.settings().config().getConfig("reelay.webhooks"));
     if (apiKeys.isEmpty()) {
       log.warn("no API keys configured: every /v1 call will answer 401");
     }
@@ -88,8 +90,7 @@ public final class StatusServer {
         .register(registry);
     Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
     RequestPublisher publisher = new KafkaRequestPublisher(bootstrapServers, topics.requests(), settings, blocking);
-    StatusRoutes routes = new StatusRoutes(settings, apiKeys, view, publisher, feed::isReady, registry);
-    WebhookDispatcher.Settings hooks = WebhookDispatcher.Settings.from(system.settings().config().getConfig("reelay.webhooks"));
+    StatusRoutes routes = new StatusRoutes(settings, apiKeys, view, publisher, feed::isReady, registry, hooks);
     WebhookDispatcher webhooks = hooks.enabled()
         ? WebhookDispatcher.start(system, hooks, bootstrapServers, topics.completions())
         : null;

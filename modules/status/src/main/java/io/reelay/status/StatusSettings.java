@@ -30,6 +30,7 @@ public record StatusSettings(
     Duration readyCheckInterval,
     Duration consumerRestartMinBackoff,
     Duration consumerRestartMaxBackoff,
+    TenantLimits.Settings limits,
     Map<String, String> consumerProperties,
     Map<String, String> producerProperties) {
 
@@ -65,6 +66,12 @@ public record StatusSettings(
         config.getDuration("ready-check-interval"),
         config.getDuration("consumer-restart-min-backoff"),
         config.getDuration("consumer-restart-max-backoff"),
+        new TenantLimits.Settings(
+            config.getBytes("limits.max-body-bytes"),
+            config.getInt("limits.sse-watchers-per-tenant"),
+            config.getInt("limits.sse-watchers"),
+            config.getDouble("limits.submits-per-second"),
+            config.getInt("limits.submit-burst")),
         properties(config.getConfig("consumer-properties")),
         properties(config.getConfig("producer-properties")));
   }
@@ -115,11 +122,20 @@ public record StatusSettings(
     return copy(port, keys, publishTimeout);
   }
 
+  /** The same settings with other tenant limits (tests). */
+  public StatusSettings withLimits(long maxBodyBytes, int watchersPerTenant, int watchers, double submitsPerSecond, int submitBurst) {
+    return new StatusSettings(host, port, apiKeys, sseKeepAlive, sseBuffer, requestTimeout, publishTimeout,
+        publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxRequests, maxListLimit,
+        defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff,
+        new TenantLimits.Settings(maxBodyBytes, watchersPerTenant, watchers, submitsPerSecond, submitBurst),
+        consumerProperties, producerProperties);
+  }
+
   private StatusSettings copy(int newPort, Map<String, String> keys, Duration newPublishTimeout) {
     return new StatusSettings(host, newPort, keys, sseKeepAlive, sseBuffer, requestTimeout, newPublishTimeout,
         publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxRequests, maxListLimit,
-        defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff, consumerProperties,
-        producerProperties);
+        defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff, limits,
+        consumerProperties, producerProperties);
   }
 
   static Map<String, String> properties(Config block) {
@@ -140,7 +156,7 @@ public record StatusSettings(
         + ", idempotencyRetention=" + idempotencyRetention + ", idempotencyMaxKeys=" + idempotencyMaxKeys
         + ", maxHistoryPerRequest=" + maxHistoryPerRequest
         + ", maxRequests=" + maxRequests + ", maxListLimit=" + maxListLimit
-        + ", defaultListLimit=" + defaultListLimit + ", readyCheckInterval=" + readyCheckInterval
+        + ", defaultListLimit=" + defaultListLimit + ", readyCheckInterval=" + readyCheckInterval + ", limits=" + limits
         + ", consumerProperties=" + consumerProperties + ", producerProperties=" + producerProperties + "]";
   }
 }

@@ -6,7 +6,6 @@ import io.reelay.protocol.RequestState;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -16,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.BoundedSourceQueue;
 import org.apache.pekko.stream.QueueOfferResult;
@@ -28,9 +28,12 @@ import org.slf4j.LoggerFactory;
  * request, plus live subscriptions for SSE. Fed by one writer (the events stream), read by many
  * HTTP requests; every method is thread-safe (one lock, held briefly, never across I/O).
  *
- * <p>Events with a {@code seq} at or below the last one seen for their request are duplicates or
- * out of order (at-least-once delivery, a rebuilt stream) and are ignored. Memory is bounded: past
- * {@code maxRequests} the oldest finished requests are evicted first.
+ * <p>A request is known by its tenant and its requestId ({@link Key}): two tenants may use the same
+ * requestId, and each sees only its own request. Events with a {@code seq} at or below the last one
+ * seen for their request are duplicates or out of order (at-least-once delivery, a rebuilt stream)
+ * and are ignored. Listings read a per-tenant (and per-session) index, most recently updated first,
+ * so one tenant's listing never scans another's requests. Memory is bounded: past {@code
+ * maxRequests} the oldest finished requests are evicted first.
  */
 public final class StatusView {
 
@@ -42,6 +45,16 @@ public final class StatusView {
     UPDATED,
     IGNORED
   }
+
+  /** Which request: requestIds are chosen by tenants, so they are unique only within a tenant. */
+  public record Key(String tenant, String requestId) {
+    static Key of(Event e) {
+      return new Key(tenantOf(e), e.requestId());
+    }
+  }
+
+  /** A session of a tenant (session keys too are the tenant's own). */
+  private record SessionOf(String tenant, String sessionKey) {}
 
   /** The latest status of one request: its last event and when that happened. */
   public record RequestStatus(Event latest, Instant updatedAt, int eventCount) {
@@ -55,21 +68,28 @@ public final class StatusView {
   }
 
   private static final class Entry {
+    final Key key;
     final ArrayDeque<Event> history = new ArrayDeque<>();
     final List<BoundedSourceQueue<Event>> followers = new ArrayList<>(1);
     Event latest;
     Instant updatedAt;
     long touched;
     int eventCount;
+
+    Entry(Key key) {
+      this.key = key;
+    }
   }
 
   private final int maxHistoryPerRequest;
   private final int maxRequests;
   private final int liveBuffer;
 
-  private final Map<String, Entry> entries = new LinkedHashMap<>();
-  private final Set<String> finishedOrder = new LinkedHashSet<>();
-  private final Map<String, Set<String>> bySession = new HashMap<>();
+  private final Map<Key, Entry> entries = new LinkedHashMap<>();
+  private final Set<Key> finishedOrder = new LinkedHashSet<>();
+  // the listing indexes: each request under its last touch, per tenant and per session
+  private final Map<String, TreeMap<Long, Entry>> byTenant = new HashMap<>();
+  private final Map<SessionOf, TreeMap<Long, Entry>> bySession = new HashMap<>();
   private final EnumMap<RequestState, Integer> stateCounts = new EnumMap<>(RequestState.class);
   private long clock;
   private long unfinishedEvictions;
@@ -99,27 +119,25 @@ public final class StatusView {
     if (event == null || event.requestId() == null || event.requestId().isBlank()) {
       return Applied.IGNORED;
     }
-    Entry e = entries.get(event.requestId());
+    Key key = Key.of(event);
+    Entry e = entries.get(key);
     boolean isNew = e == null;
     if (isNew) {
-      e = new Entry();
+      e = new Entry(key);
+      entries.put(key, e);
     } else if (event.seq() <= e.latest.seq()) {
       return Applied.IGNORED;
-    }
-    if (isNew) {
-      entries.put(event.requestId(), e);
-      if (event.sessionKey() != null) {
-        bySession.computeIfAbsent(event.sessionKey(), k -> new LinkedHashSet<>()).add(event.requestId());
-      }
     } else {
       decrement(e.latest.state());
+      unindex(e);
       if (e.latest.isTerminal()) {
-        finishedOrder.remove(event.requestId());
+        finishedOrder.remove(key);
       }
     }
     e.latest = event;
     e.updatedAt = event.at() != null ? event.at() : receivedAt;
     e.touched = ++clock;
+    index(e);
     e.eventCount++;
     e.history.addLast(event);
     while (e.history.size() > maxHistoryPerRequest) {
@@ -130,7 +148,7 @@ public final class StatusView {
     }
     publish(e, event);
     if (event.isTerminal()) {
-      finishedOrder.add(event.requestId());
+      finishedOrder.add(key);
     }
     if (isNew) {
       evictIfFull();
@@ -138,15 +156,15 @@ public final class StatusView {
     return isNew ? Applied.NEW : Applied.UPDATED;
   }
 
-  /** The latest status of a request, if known. */
-  public synchronized Optional<RequestStatus> status(String requestId) {
-    Entry e = entries.get(requestId);
+  /** The latest status of a tenant's request, if known. */
+  public synchronized Optional<RequestStatus> status(String tenant, String requestId) {
+    Entry e = entries.get(new Key(tenant, requestId));
     return e == null ? Optional.empty() : Optional.of(new RequestStatus(e.latest, e.updatedAt, e.eventCount));
   }
 
-  /** The kept events of a request, in {@code seq} order. */
-  public synchronized List<Event> history(String requestId) {
-    Entry e = entries.get(requestId);
+  /** The kept events of a tenant's request, in {@code seq} order. */
+  public synchronized List<Event> history(String tenant, String requestId) {
+    Entry e = entries.get(new Key(tenant, requestId));
     return e == null ? List.of() : List.copyOf(e.history);
   }
 
@@ -157,24 +175,18 @@ public final class StatusView {
    * @param state only requests whose latest state is this one when not null
    */
   public synchronized List<RequestStatus> list(String tenant, String session, RequestState state, int limit) {
-    Iterable<String> ids;
-    if (session != null) {
-      ids = bySession.getOrDefault(session, Set.of());
-    } else {
-      ids = entries.keySet();
+    TreeMap<Long, Entry> index = session != null ? bySession.get(new SessionOf(tenant, session)) : byTenant.get(tenant);
+    if (index == null) {
+      return List.of();
     }
-    List<Entry> hits = new ArrayList<>();
-    for (String id : ids) {
-      Entry e = entries.get(id);
-      if (e != null && tenantOf(e.latest).equals(tenant) && (state == null || state == e.latest.state())) {
-        hits.add(e);
+    List<RequestStatus> out = new ArrayList<>(Math.min(limit, index.size()));
+    for (Entry e : index.descendingMap().values()) {
+      if (out.size() >= limit) {
+        break;
       }
-    }
-    hits.sort(Comparator.comparingLong((Entry x) -> x.touched).reversed());
-    List<RequestStatus> out = new ArrayList<>(Math.min(limit, hits.size()));
-    for (int i = 0; i < hits.size() && i < limit; i++) {
-      Entry e = hits.get(i);
-      out.add(new RequestStatus(e.latest, e.updatedAt, e.eventCount));
+      if (state == null || state == e.latest.state()) {
+        out.add(new RequestStatus(e.latest, e.updatedAt, e.eventCount));
+      }
     }
     return out;
   }
@@ -184,12 +196,13 @@ public final class StatusView {
    * completes after the terminal event. Materialize it once per subscriber. A subscriber that
    * falls more than the live buffer behind is failed (it resumes from its last seen {@code seq}).
    */
-  public Source<Event, NotUsed> follow(String requestId, long afterSeq) {
+  public Source<Event, NotUsed> follow(String tenant, String requestId, long afterSeq) {
+    Key key = new Key(tenant, requestId);
     return Source.<Event>queue(maxHistoryPerRequest + liveBuffer)
-        .mapMaterializedValue(q -> subscribe(requestId, afterSeq, q))
+        .mapMaterializedValue(q -> subscribe(key, afterSeq, q))
         .watchTermination(
             (q, done) -> {
-              done.whenComplete((d, t) -> unsubscribe(requestId, q));
+              done.whenComplete((d, t) -> unsubscribe(key, q));
               return NotUsed.getInstance();
             });
   }
@@ -220,8 +233,8 @@ public final class StatusView {
     }
   }
 
-  private synchronized BoundedSourceQueue<Event> subscribe(String requestId, long afterSeq, BoundedSourceQueue<Event> q) {
-    Entry e = entries.get(requestId);
+  private synchronized BoundedSourceQueue<Event> subscribe(Key key, long afterSeq, BoundedSourceQueue<Event> q) {
+    Entry e = entries.get(key);
     if (e == null || closed) {
       q.complete();
       return q;
@@ -240,8 +253,8 @@ public final class StatusView {
     return q;
   }
 
-  private synchronized void unsubscribe(String requestId, BoundedSourceQueue<Event> q) {
-    Entry e = entries.get(requestId);
+  private synchronized void unsubscribe(Key key, BoundedSourceQueue<Event> q) {
+    Entry e = entries.get(key);
     if (e != null && e.followers.remove(q)) {
       followerCount--;
     }
@@ -271,7 +284,7 @@ public final class StatusView {
 
   private void evictIfFull() {
     while (entries.size() > maxRequests) {
-      String victim;
+      Key victim;
       if (!finishedOrder.isEmpty()) {
         victim = finishedOrder.iterator().next();
       } else {
@@ -284,25 +297,40 @@ public final class StatusView {
     }
   }
 
-  private void remove(String requestId) {
-    Entry e = entries.remove(requestId);
-    finishedOrder.remove(requestId);
+  private void remove(Key key) {
+    Entry e = entries.remove(key);
+    finishedOrder.remove(key);
     if (e == null) {
       return;
     }
     decrement(e.latest.state());
+    unindex(e);
     for (BoundedSourceQueue<Event> q : e.followers) {
       q.fail(new IllegalStateException("request evicted from the status view"));
     }
     followerCount -= e.followers.size();
-    String session = e.latest.sessionKey();
-    if (session != null) {
-      Set<String> ids = bySession.get(session);
-      if (ids != null) {
-        ids.remove(requestId);
-        if (ids.isEmpty()) {
-          bySession.remove(session);
-        }
+  }
+
+  private void index(Entry e) {
+    byTenant.computeIfAbsent(e.key.tenant(), k -> new TreeMap<>()).put(e.touched, e);
+    if (e.latest.sessionKey() != null) {
+      bySession.computeIfAbsent(new SessionOf(e.key.tenant(), e.latest.sessionKey()), k -> new TreeMap<>()).put(e.touched, e);
+    }
+  }
+
+  private void unindex(Entry e) {
+    unindex(byTenant, e.key.tenant(), e.touched);
+    if (e.latest.sessionKey() != null) {
+      unindex(bySession, new SessionOf(e.key.tenant(), e.latest.sessionKey()), e.touched);
+    }
+  }
+
+  private static <K> void unindex(Map<K, TreeMap<Long, Entry>> index, K k, long touched) {
+    TreeMap<Long, Entry> m = index.get(k);
+    if (m != null) {
+      m.remove(touched);
+      if (m.isEmpty()) {
+        index.remove(k);
       }
     }
   }

@@ -1,27 +1,33 @@
 package io.reelay.status;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueType;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestValidation;
 import io.reelay.protocol.Topics;
+import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.http.javadsl.ClientTransport;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
@@ -53,11 +59,19 @@ import org.slf4j.LoggerFactory;
  * completions topic, never in the event itself (a URL may carry the receiver's own secret, and the
  * status API shows events). This dispatcher reads the completions topic as a consumer group of its
  * own and commits a record once its webhook was delivered or given up: delivery is at least once,
- * and survives restarts. Each POST carries the event JSON, {@code Reelay-Event-Id: requestId:seq}
- * (the same id for a repeat, so receivers can drop it) and, with a secret configured, {@code
- * Reelay-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">}. A 2xx answer delivers;
- * 408, 429, 5xx and network errors are retried with exponential backoff; other answers are final.
- * URLs are logged by host only.
+ * and survives restarts. Each POST is a <a href="https://www.standardwebhooks.com/">Standard
+ * Webhook</a>: the event JSON, {@code webhook-id} (derived from tenant, requestId and seq: the same
+ * for every attempt of an event, so receivers can drop repeats), {@code webhook-timestamp} (unix
+ * seconds of the attempt) and {@code webhook-signature} (one {@code v1,<base64 HMAC-SHA256>} per
+ * secret of the event's tenant, {@link WebhookSecrets}). A tenant without a secret gets no webhooks
+ * unless {@code allow-unsigned}. A 2xx answer delivers; 408, 429, 5xx and network errors are
+ * retried with exponential backoff; other answers (3xx included: redirects are never followed) are
+ * final. URLs are logged by host only.
+ *
+ * <p>Destinations are checked ({@link WebhookTargets}): the pool's transport resolves each host
+ * off the dispatcher, refuses internal addresses not on {@code allow}, and connects to the very
+ * address it checked (TLS still verifies the host name). A refused destination is given up at
+ * once, never retried.
  *
  * <p>Destinations are independent: every POST runs in the lane of its destination ({@code
  * scheme://host:port}, {@link DestinationLanes}), at most {@code per-destination-parallelism} at a
@@ -65,8 +79,9 @@ import org.slf4j.LoggerFactory;
  * A receiver that never answers holds only its own lane; the others carry on. Up to {@code
  * parallelism} records are in delivery at once; offsets are committed in record order, so a record
  * is committed only once it and every record before it on its partition were delivered or given
- * up. A callback URL that cannot be sent to (e.g. on a record from before submit checked it) is
- * logged once, without its query, and skipped: it never fails the stream.
+ * up. A record that cannot be sent (a callback URL submit would refuse, on a record from before
+ * submit checked it or produced straight to Kafka; a tenant without a secret) is logged once,
+ * without the URL's query, and skipped: it never fails the stream.
  */
 public final class WebhookDispatcher {
 
@@ -80,11 +95,16 @@ public final class WebhookDispatcher {
   private UniqueKillSwitch killSwitch;
   private CompletionStage<Done> done;
 
-  /** {@code reelay.webhooks}. */
+  /**
+   * {@code reelay.webhooks}. Holds the tenants' secrets: its {@link #toString()} names tenants only.
+   * Needs no Kafka: {@link #submitProblem} serves the submit route.
+   */
   public record Settings(
       boolean enabled,
       String groupId,
-      String secret,
+      WebhookSecrets secrets,
+      boolean allowUnsigned,
+      WebhookTargets targets,
       int parallelism,
       int perDestinationParallelism,
       Duration timeout,
@@ -98,28 +118,94 @@ public final class WebhookDispatcher {
         throw new IllegalArgumentException(
             "reelay.webhooks: parallelism, per-destination-parallelism and max-attempts must be at least 1");
       }
+      Objects.requireNonNull(secrets, "secrets");
+      Objects.requireNonNull(targets, "targets");
     }
 
     /** With the default {@code per-destination-parallelism} (4, at most {@code parallelism}). */
-    public Settings(boolean enabled, String groupId, String secret, int parallelism, Duration timeout, int maxAttempts,
-        Duration backoffMin, Duration backoffMax, Map<String, String> consumerProperties) {
-      this(enabled, groupId, secret, parallelism, Math.max(1, Math.min(4, parallelism)), timeout, maxAttempts, backoffMin,
-          backoffMax, consumerProperties);
+    public Settings(boolean enabled, String groupId, WebhookSecrets secrets, boolean allowUnsigned, WebhookTargets targets,
+        int parallelism, Duration timeout, int maxAttempts, Duration backoffMin, Duration backoffMax,
+        Map<String, String> consumerProperties) {
+      this(enabled, groupId, secrets, allowUnsigned, targets, parallelism, Math.max(1, Math.min(4, parallelism)), timeout,
+          maxAttempts, backoffMin, backoffMax, consumerProperties);
     }
 
+    /**
+     * @throws IllegalArgumentException on a malformed secret (naming its tenant, never the secret) or
+     *     allow entry, or when the removed {@code secret} (REELAY_WEBHOOK_SECRET) is still set
+     */
     public static Settings from(Config c) {
+      if (c.hasPath("secret") && !c.getString("secret").isBlank()) {
+        throw new IllegalArgumentException("reelay.webhooks.secret (REELAY_WEBHOOK_SECRET) is no longer read: webhooks are "
+            + "signed per tenant (Standard Webhooks); set " + WebhookSecrets.SETTING + " to tenant=whsec_…,… instead "
+            + "and unset the old one");
+      }
       Map<String, String> props = StatusSettings.properties(c.getConfig("consumer-properties"));
-      return new Settings(c.getBoolean("enabled"), c.getString("group-id"), c.getString("secret"),
+      return new Settings(c.getBoolean("enabled"), c.getString("group-id"),
+          WebhookSecrets.parse(entries(c, "secrets")), c.getBoolean("allow-unsigned"),
+          WebhookTargets.parse(entries(c, "allow")),
           c.getInt("parallelism"), c.getInt("per-destination-parallelism"), c.getDuration("timeout"),
           c.getInt("max-attempts"), c.getDuration("backoff-min"), c.getDuration("backoff-max"), Map.copyOf(props));
     }
 
-    @Override
-    public String toString() { // never the secret
-      return "WebhookSettings[enabled=" + enabled + ", groupId=" + groupId + ", signed=" + !secret.isEmpty()
-          + ", parallelism=" + parallelism + ", perDestinationParallelism=" + perDestinationParallelism
-          + ", timeout=" + timeout + ", maxAttempts=" + maxAttempts + "]";
+    /** A list setting given as a HOCON list or as one comma separated string (what an env var holds). */
+    private static List<String> entries(Config c, String path) {
+      return c.getValue(path).valueType() == ConfigValueType.LIST
+          ? c.getStringList(path)
+          : List.of(c.getString(path).split(",", -1));
     }
+
+    public Settings withSecrets(WebhookSecrets s) {
+      return new Settings(enabled, groupId, s, allowUnsigned, targets, parallelism, perDestinationParallelism, timeout,
+          maxAttempts, backoffMin, backoffMax, consumerProperties);
+    }
+
+    public Settings withAllowUnsigned(boolean a) {
+      return new Settings(enabled, groupId, secrets, a, targets, parallelism, perDestinationParallelism, timeout,
+          maxAttempts, backoffMin, backoffMax, consumerProperties);
+    }
+
+    public Settings withTargets(WebhookTargets t) {
+      return new Settings(enabled, groupId, secrets, allowUnsigned, t, parallelism, perDestinationParallelism, timeout,
+          maxAttempts, backoffMin, backoffMax, consumerProperties);
+    }
+
+    /**
+     * Why submit must refuse {@code callbackUrl} from {@code tenant} (a 400), or null when its webhook
+     * can go out: the URL's host is an address literal the allow list does not cover, or the tenant
+     * has no secret while unsigned webhooks are off. A complete sentence for the API client. Assumes
+     * {@code callbackUrl} passed {@code RequestValidation.callbackProblem}; null or blank: null. A host
+     * name is not looked up here: one that resolves to a refused address is given up at delivery.
+     */
+    public String submitProblem(String tenant, String callbackUrl) {
+      if (callbackUrl == null || callbackUrl.isBlank()) {
+        return null;
+      }
+      String refused = targets.literalRefusal(callbackUrl);
+      if (refused != null) {
+        return "callbackUrl is refused: " + refused + "; webhooks are not sent to loopback, private, link-local or "
+            + "other internal addresses unless the operator lists them in " + WebhookTargets.SETTING;
+      }
+      String t = tenantOrDefault(tenant);
+      if (!secrets.has(t) && !allowUnsigned) {
+        return "callbackUrl cannot be used: tenant " + t + " has no webhook signing secret; the operator sets one in "
+            + "REELAY_WEBHOOK_SECRETS (reelay.webhooks.secrets = \"" + t + "=whsec_…\") or allows unsigned webhooks "
+            + "with reelay.webhooks.allow-unsigned (REELAY_WEBHOOK_ALLOW_UNSIGNED=true)";
+      }
+      return null;
+    }
+
+    @Override
+    public String toString() { // never a secret
+      return "WebhookSettings[enabled=" + enabled + ", groupId=" + groupId + ", signedTenants=" + secrets.tenants()
+          + ", allowUnsigned=" + allowUnsigned + ", " + targets + ", parallelism=" + parallelism
+          + ", perDestinationParallelism=" + perDestinationParallelism + ", timeout=" + timeout + ", maxAttempts="
+          + maxAttempts + "]";
+    }
+  }
+
+  private static String tenantOrDefault(String tenant) {
+    return tenant == null || tenant.isBlank() ? Request.DEFAULT_TENANT : tenant;
   }
 
   private WebhookDispatcher(ActorSystem<?> system, Settings settings) {
@@ -127,12 +213,35 @@ public final class WebhookDispatcher {
     this.settings = settings;
     this.http = Http.get(system);
     this.lanes = new DestinationLanes(settings.perDestinationParallelism(), system.executionContext());
+    // every new connection resolves its host with our policy, off the dispatcher (InetAddress blocks),
+    // and goes to the address that was checked: no second lookup a rebinding DNS could answer differently
+    Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
+    ClientTransport checked = ClientTransport.withCustomResolver((host, port) -> resolve(host, (Integer) port, blocking));
     // one pool per host:port: as many connections as the lane runs POSTs, and a connection that
     // stays silent for the webhook timeout is closed (a black hole does not keep its slot)
     this.pool = ConnectionPoolSettings.create(system.classicSystem())
         .withMaxConnections(settings.perDestinationParallelism())
         .withMaxOpenRequests(Integer.highestOneBit(Math.max(32, settings.perDestinationParallelism()) * 2 - 1))
-        .withConnectionSettings(ClientConnectionSettings.create(system.classicSystem()).withIdleTimeout(settings.timeout()));
+        .withConnectionSettings(ClientConnectionSettings.create(system.classicSystem())
+            .withIdleTimeout(settings.timeout())
+            .withTransport(checked));
+  }
+
+  /** {@link WebhookTargets#resolve} on {@code blocking}: the checked address, or a failure (refused or unknown). */
+  private CompletionStage<InetSocketAddress> resolve(String host, int port, Executor blocking) {
+    CompletableFuture<InetSocketAddress> address = new CompletableFuture<>();
+    try {
+      blocking.execute(() -> {
+        try {
+          address.complete(settings.targets().resolve(host, port));
+        } catch (Exception e) {
+          address.completeExceptionally(e);
+        }
+      });
+    } catch (RuntimeException rejected) { // shutting down
+      address.completeExceptionally(rejected);
+    }
+    return address;
   }
 
   /** Starts following {@code completionsTopic}. */
@@ -161,7 +270,9 @@ public final class WebhookDispatcher {
             .run(system);
     d.killSwitch = mat.first();
     d.done = mat.second();
-    log.info("webhooks: following {} as group {}", completionsTopic, settings.groupId());
+    log.info("webhooks: following {} as group {}; signed for tenants {}, {}; {}", completionsTopic, settings.groupId(),
+        settings.secrets().tenants(), settings.allowUnsigned() ? "unsigned for the others" : "none for the others",
+        settings.targets());
     return d;
   }
 
@@ -176,6 +287,12 @@ public final class WebhookDispatcher {
   /** Where a webhook goes: the parsed URL, its host (for logs) and its lane. */
   private record Target(Uri uri, String host, String destination) {}
 
+  /** What the event says about itself: whose it is and which one. */
+  private record EventKey(String tenant, String requestId, long seq) {}
+
+  /** One webhook: where, whose, its id and the request every attempt starts from. */
+  private record Webhook(Target target, EventKey event, String id, HttpRequest base, byte[] body) {}
+
   /** Delivers or gives up; never fails (a failed stage would stop the stream and re-read the record forever). */
   private CompletionStage<Done> deliver(ConsumerRecord<String, byte[]> record) {
     try {
@@ -184,19 +301,31 @@ public final class WebhookDispatcher {
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       String url = new String(h.value(), StandardCharsets.UTF_8);
+      EventKey event = eventKey(record);
+      if (event == null) {
+        log.warn("webhook of {} not sent: its event is not JSON with a requestId and a seq; skipped ({}-{}@{})", record.key(),
+            record.topic(), record.partition(), record.offset());
+        return CompletableFuture.completedFuture(Done.getInstance());
+      }
+      if (!settings.secrets().has(event.tenant()) && !settings.allowUnsigned()) {
+        log.warn("webhook of {} not sent: tenant {} has no secret in {} and reelay.webhooks.allow-unsigned is off; skipped "
+            + "({}-{}@{})", event.requestId(), event.tenant(), WebhookSecrets.SETTING, record.topic(), record.partition(),
+            record.offset());
+        return CompletableFuture.completedFuture(Done.getInstance());
+      }
       Target target = target(url, record);
       if (target == null) {
         return CompletableFuture.completedFuture(Done.getInstance());
       }
-      String eventId = eventId(record);
+      String id = WebhookSecrets.webhookId(event.tenant(), event.requestId(), event.seq());
       HttpRequest base = HttpRequest.create()
           .withMethod(HttpMethods.POST)
           .withUri(target.uri())
           .withEntity(ContentTypes.APPLICATION_JSON, record.value())
-          .addHeader(RawHeader.create("Reelay-Event-Id", eventId))
+          .addHeader(RawHeader.create("webhook-id", id))
           .addHeader(RawHeader.create("User-Agent", "reelay-webhooks/1"));
-      return attempt(target, base, record.key(), record.value(), 1).exceptionally(t -> {
-        log.warn("webhook of {} given up: {}", record.key(), unwrap(t).getClass().getSimpleName());
+      return attempt(new Webhook(target, event, id, base, record.value()), 1).exceptionally(t -> {
+        log.warn("webhook of {} given up: {}", event.requestId(), unwrap(t).getClass().getSimpleName());
         return Done.getInstance();
       });
     } catch (RuntimeException e) {
@@ -206,7 +335,7 @@ public final class WebhookDispatcher {
   }
 
   /** The target of {@code url}, or null (logged) when no webhook can go there. */
-  private static Target target(String url, ConsumerRecord<String, byte[]> record) {
+  private Target target(String url, ConsumerRecord<String, byte[]> record) {
     String problem = RequestValidation.callbackProblem(url);
     Uri uri = null;
     if (problem == null) {
@@ -214,6 +343,12 @@ public final class WebhookDispatcher {
         uri = Uri.create(url);
       } catch (RuntimeException e) {
         problem = "is not a URL pekko-http can send to (" + e.getClass().getSimpleName() + ")";
+      }
+    }
+    if (problem == null) {
+      String refused = settings.targets().literalRefusal(url);
+      if (refused != null) {
+        problem = "is refused: " + refused + ", not on " + WebhookTargets.SETTING;
       }
     }
     if (problem != null) {
@@ -225,34 +360,46 @@ public final class WebhookDispatcher {
     return new Target(uri, host, uri.scheme() + "://" + host + ":" + uri.port());
   }
 
-  private CompletionStage<Done> attempt(Target target, HttpRequest base, String requestId, byte[] body, int n) {
-    CompletionStage<Integer> status = lanes.run(target.destination(), () -> post(base, body));
+  private CompletionStage<Done> attempt(Webhook w, int n) {
+    CompletionStage<Integer> status = lanes.run(w.target().destination(), () -> post(w));
     return status.handle((code, err) -> {
-      String host = target.host();
+      String host = w.target().host();
+      String requestId = w.event().requestId();
       if (err == null && code >= 200 && code < 300) {
         log.debug("webhook of {} delivered to {} (attempt {})", requestId, host, n);
+        return CompletableFuture.completedFuture(Done.getInstance());
+      }
+      WebhookTargets.Refused refused = err == null ? null : refused(err);
+      if (refused != null) {
+        log.warn("webhook of {} to {} given up after {} attempt(s): {} (not retried)", requestId, host, n,
+            refused.getMessage());
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       String what = err != null ? unwrap(err).getClass().getSimpleName() : "HTTP " + code;
       boolean retryable = err != null || code == 408 || code == 429 || code >= 500;
       if (!retryable || n >= settings.maxAttempts()) {
-        log.warn("webhook of {} to {} given up after {} attempt(s): {}{}", requestId, host, n, what,
-            retryable ? "" : " (not retried: fix the receiver, the event stays on the completions topic)");
+        String why = retryable ? ""
+            : code >= 300 && code < 400
+                ? " (a redirect, never followed: point the callback URL at its target)"
+                : " (not retried: fix the receiver, the event stays on the completions topic)";
+        log.warn("webhook of {} to {} given up after {} attempt(s): {}{}", requestId, host, n, what, why);
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       Duration wait = backoff(n);
       log.info("webhook of {} to {}: {}; attempt {} of {} in {} ms", requestId, host, what, n + 1, settings.maxAttempts(),
           wait.toMillis());
-      return Patterns.after(wait, system.classicSystem().scheduler(), system.executionContext(),
-          () -> attempt(target, base, requestId, body, n + 1));
+      return Patterns.after(wait, system.classicSystem().scheduler(), system.executionContext(), () -> attempt(w, n + 1));
     }).thenCompose(x -> x);
   }
 
-  /** One POST (signed now, when a secret is set): its status code, or a failure after {@code timeout}. */
-  private CompletionStage<Integer> post(HttpRequest base, byte[] body) {
-    HttpRequest req = settings.secret().isEmpty()
-        ? base
-        : base.addHeader(RawHeader.create("Reelay-Signature", signature(settings.secret(), Instant.now().getEpochSecond(), body)));
+  /** One POST, stamped and signed now: its status code, or a failure after {@code timeout}. */
+  private CompletionStage<Integer> post(Webhook w) {
+    long now = Instant.now().getEpochSecond();
+    HttpRequest req = w.base().addHeader(RawHeader.create("webhook-timestamp", Long.toString(now)));
+    String signature = settings.secrets().signature(w.event().tenant(), w.id(), now, w.body());
+    if (signature != null) {
+      req = req.addHeader(RawHeader.create("webhook-signature", signature));
+    }
     return http.singleRequest(req, http.defaultClientHttpsContext(), pool, system.classicSystem().log())
         .thenApply(r -> {
           r.discardEntityBytes(system);
@@ -303,25 +450,32 @@ public final class WebhookDispatcher {
     return Duration.ofMillis(Math.min(ms, settings.backoffMax().toMillis()));
   }
 
-  private static String eventId(ConsumerRecord<String, byte[]> record) {
+  /** Tenant (default when absent), requestId (the record key when absent) and seq of the event, or null when it is not JSON. */
+  private static EventKey eventKey(ConsumerRecord<String, byte[]> record) {
     try {
-      var node = Json.mapper().readTree(record.value());
-      return record.key() + ":" + node.path("seq").asLong();
-    } catch (Exception e) {
-      return record.key() + ":?";
+      JsonNode node = Json.mapper().readTree(record.value());
+      if (node == null || !node.isObject() || !node.path("seq").canConvertToLong()) {
+        return null;
+      }
+      String requestId = node.path("requestId").asText("");
+      if (requestId.isEmpty()) {
+        requestId = record.key();
+      }
+      return requestId == null ? null
+          : new EventKey(tenantOrDefault(node.path("tenant").asText("")), requestId, node.path("seq").asLong());
+    } catch (IOException e) {
+      return null;
     }
   }
 
-  /** {@code t=<seconds>,v1=<hex HMAC-SHA256 of "<seconds>.<body>">}: what a receiver recomputes with the shared secret. */
-  static String signature(String secret, long seconds, byte[] body) {
-    try {
-      Mac mac = Mac.getInstance("HmacSHA256");
-      mac.init(new SecretKeySpec(secret.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
-      mac.update((seconds + ".").getBytes(StandardCharsets.UTF_8));
-      return "t=" + seconds + ",v1=" + HexFormat.of().formatHex(mac.doFinal(body));
-    } catch (GeneralSecurityException e) {
-      throw new IllegalStateException("HmacSHA256 unavailable", e);
+  /** The policy's refusal somewhere in {@code t}'s causes, or null. */
+  private static WebhookTargets.Refused refused(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      if (c instanceof WebhookTargets.Refused r) {
+        return r;
+      }
     }
+    return null;
   }
 
   private static Throwable unwrap(Throwable t) {

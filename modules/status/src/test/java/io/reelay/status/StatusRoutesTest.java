@@ -14,8 +14,6 @@ import java.net.http.HttpResponse;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -34,7 +32,8 @@ class StatusRoutesTest {
 
   static final ActorTestKit testKit = ActorTestKit.create();
   static final StatusView view = new StatusView(100, 1000, 64);
-  static final List<Request> published = new CopyOnWriteArrayList<>();
+  static final RecordingPublisher publisher = new RecordingPublisher();
+  static final List<Request> published = publisher.published;
   static final AtomicBoolean ready = new AtomicBoolean();
   static ServerBinding binding;
   static Http http;
@@ -42,17 +41,6 @@ class StatusRoutesTest {
   @BeforeAll
   static void bind() throws Exception {
     StatusSettings settings = StatusSettings.defaults().withPort(0);
-    RequestPublisher publisher =
-        new RequestPublisher() {
-          @Override
-          public CompletionStage<Void> publish(Request request) {
-            published.add(request);
-            return CompletableFuture.completedFuture(null);
-          }
-
-          @Override
-          public void close() {}
-        };
     StatusRoutes routes =
         new StatusRoutes(
             settings, Map.of(KEY_A, "tenant-a", KEY_B, "tenant-b"), view, publisher, ready::get,

@@ -121,7 +121,7 @@ class StatusServerKafkaTest {
     // a second instance rebuilds the whole view from the topic before it calls itself ready
     StatusServer second = StatusServer.start(testKit.system(), settings, bootstrap, topics).toCompletableFuture().get(30, TimeUnit.SECONDS);
     await().atMost(Duration.ofSeconds(30)).until(second::isReady);
-    assertThat(second.view().status("r1")).hasValueSatisfying(s -> assertThat(s.latest().seq()).isEqualTo(4));
+    assertThat(second.view().status("default", "r1")).hasValueSatisfying(s -> assertThat(s.latest().seq()).isEqualTo(4));
 
     second.stop().toCompletableFuture().get(20, TimeUnit.SECONDS);
     server.stop().toCompletableFuture().get(20, TimeUnit.SECONDS);

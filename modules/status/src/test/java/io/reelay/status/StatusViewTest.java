@@ -32,14 +32,14 @@ class StatusViewTest {
     assertThat(view.apply(event("r1", "s1", "t", 3, RequestState.RUNNING), Instant.now())).isEqualTo(StatusView.Applied.IGNORED);
     assertThat(view.apply(event("r1", "s1", "t", 2, RequestState.QUEUED), Instant.now())).isEqualTo(StatusView.Applied.IGNORED);
 
-    StatusView.RequestStatus s = view.status("r1").orElseThrow();
+    StatusView.RequestStatus s = view.status("t", "r1").orElseThrow();
     assertThat(s.latest().seq()).isEqualTo(3);
     assertThat(s.latest().state()).isEqualTo(RequestState.RUNNING);
     assertThat(s.updatedAt()).isEqualTo(s.latest().at());
-    assertThat(view.history("r1")).extracting(Event::seq).containsExactly(1L, 3L);
+    assertThat(view.history("t", "r1")).extracting(Event::seq).containsExactly(1L, 3L);
     assertThat(view.count(RequestState.RUNNING)).isEqualTo(1);
     assertThat(view.count(RequestState.QUEUED)).isZero();
-    assertThat(view.status("nope")).isEmpty();
+    assertThat(view.status("t", "nope")).isEmpty();
   }
 
   @Test
@@ -65,13 +65,13 @@ class StatusViewTest {
     view.apply(event("done2", "s", "t", 1, RequestState.FAILED), Instant.now());
     view.apply(event("new", "s", "t", 1, RequestState.QUEUED), Instant.now());
     assertThat(view.size()).isEqualTo(3);
-    assertThat(view.status("done1")).isEmpty();
-    assertThat(view.status("live")).isPresent();
+    assertThat(view.status("t", "done1")).isEmpty();
+    assertThat(view.status("t", "live")).isPresent();
 
     for (int seq = 2; seq <= 10; seq++) {
       view.apply(event("live", "s", "t", seq, RequestState.RUNNING), Instant.now());
     }
-    assertThat(view.history("live")).extracting(Event::seq).containsExactly(8L, 9L, 10L);
+    assertThat(view.history("t", "live")).extracting(Event::seq).containsExactly(8L, 9L, 10L);
   }
 
   @Test
@@ -80,8 +80,8 @@ class StatusViewTest {
     view.apply(event("r", "s", "t", 1, RequestState.QUEUED), Instant.now());
     view.apply(event("r", "s", "t", 2, RequestState.RUNNING), Instant.now());
 
-    CompletionStage<List<Event>> all = view.follow("r", Long.MIN_VALUE).runWith(Sink.seq(), testKit.system());
-    CompletionStage<List<Event>> resumed = view.follow("r", 2).runWith(Sink.seq(), testKit.system());
+    CompletionStage<List<Event>> all = view.follow("t", "r", Long.MIN_VALUE).runWith(Sink.seq(), testKit.system());
+    CompletionStage<List<Event>> resumed = view.follow("t", "r", 2).runWith(Sink.seq(), testKit.system());
     awaitFollowers(view, 2);
 
     view.apply(event("r", "s", "t", 3, RequestState.RUNNING), Instant.now());
@@ -94,10 +94,46 @@ class StatusViewTest {
 
     // a finished request: its history, then the end
     List<Event> replay =
-        view.follow("r", Long.MIN_VALUE).runWith(Sink.seq(), testKit.system()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        view.follow("t", "r", Long.MIN_VALUE).runWith(Sink.seq(), testKit.system()).toCompletableFuture().get(5, TimeUnit.SECONDS);
     assertThat(replay).extracting(Event::seq).containsExactly(1L, 2L, 3L, 4L, 5L);
     // unknown: ends at once
-    assertThat(view.follow("nope", 0).runWith(Sink.seq(), testKit.system()).toCompletableFuture().get(5, TimeUnit.SECONDS)).isEmpty();
+    assertThat(view.follow("t", "nope", 0).runWith(Sink.seq(), testKit.system()).toCompletableFuture().get(5, TimeUnit.SECONDS)).isEmpty();
+  }
+
+  @Test
+  void theSameRequestIdInTwoTenantsIsTwoRequestsNeitherShadowingTheOther() throws Exception {
+    StatusView view = new StatusView(100, 100, 16);
+    view.apply(event("same", "s", "b", 1, RequestState.QUEUED), Instant.now());
+    view.apply(event("same", "s", "b", 2, RequestState.COMPLETED), Instant.now());
+    // tenant a reuses b's finished requestId (and its sessionKey), with seqs that would shadow b's
+    view.apply(event("same", "s", "a", 1, RequestState.QUEUED), Instant.now());
+    view.apply(event("same", "s", "a", 3, RequestState.RUNNING), Instant.now());
+
+    assertThat(view.status("b", "same").orElseThrow().latest().state()).isEqualTo(RequestState.COMPLETED);
+    assertThat(view.status("a", "same").orElseThrow().latest().state()).isEqualTo(RequestState.RUNNING);
+    assertThat(view.history("a", "same")).extracting(Event::tenant).containsOnly("a");
+    assertThat(view.history("b", "same")).extracting(Event::seq).containsExactly(1L, 2L);
+    List<Event> bReplay =
+        view.follow("b", "same", Long.MIN_VALUE).runWith(Sink.seq(), testKit.system()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+    assertThat(bReplay).extracting(Event::tenant).containsOnly("b");
+    assertThat(view.list("a", "s", null, 10)).extracting(StatusView.RequestStatus::tenant).containsExactly("a");
+    assertThat(view.list("b", null, null, 10)).extracting(StatusView.RequestStatus::tenant).containsExactly("b");
+    assertThat(view.size()).isEqualTo(2);
+  }
+
+  @Test
+  void aListingReadsOnlyItsTenantsIndexAndStopsAtTheLimit() {
+    StatusView view = new StatusView(100, 10_000, 16);
+    for (int i = 0; i < 5_000; i++) {
+      view.apply(event("other-" + i, "s", "big", 1, RequestState.QUEUED), Instant.now());
+    }
+    view.apply(event("mine-1", "s", "small", 1, RequestState.QUEUED), Instant.now());
+    view.apply(event("mine-2", "s", "small", 1, RequestState.QUEUED), Instant.now());
+    view.apply(event("mine-1", "s", "small", 2, RequestState.RUNNING), Instant.now());
+    assertThat(view.list("small", null, null, 10)).extracting(StatusView.RequestStatus::requestId).containsExactly("mine-1", "mine-2");
+    assertThat(view.list("big", null, null, 3)).extracting(StatusView.RequestStatus::requestId)
+        .containsExactly("other-4999", "other-4998", "other-4997");
+    assertThat(view.list("nobody", null, null, 10)).isEmpty();
   }
 
   static void awaitFollowers(StatusView view, int n) {

@@ -36,6 +36,7 @@ final class BackendIdentity {
   record Repair(Phase phase, String note, Duration in) {}
 
   private final String clientId;
+  private final String tenant;
   private final String sessionKey;
   private final StateCipher cipher;
   private final Duration refreshBefore;
@@ -50,6 +51,7 @@ final class BackendIdentity {
   BackendIdentity(String clientIdPrefix, String tenant, String sessionKey, StateCipher cipher, Optional<Token> fixed,
       Duration refreshBefore) {
     this.clientId = clientIdFor(clientIdPrefix, tenant, sessionKey);
+    this.tenant = tenant == null ? Request.DEFAULT_TENANT : tenant; // as a request without one; binds the token to it
     this.sessionKey = sessionKey;
     this.cipher = cipher;
     this.refreshBefore = refreshBefore;
@@ -65,8 +67,9 @@ final class BackendIdentity {
 
   /**
    * The identity a snapshot carries (a new owner, or a restart after a crash). False if its token
-   * cannot be decrypted with this worker's state key (rotated, or a damaged record): the session
-   * signs in again, and the client id gets the same account back.
+   * cannot be decrypted with this worker's state key for this tenant's session (a rotated key, a
+   * damaged or copied record, or one written by a worker before tokens were bound to their tenant):
+   * the session signs in again, and the client id gets the same account back.
    */
   boolean restore(SessionSnapshot s) {
     userId = s.userId();
@@ -75,7 +78,7 @@ final class BackendIdentity {
     language = s.language();
     if (token == null && s.encryptedToken() != null) {
       try {
-        token = Token.of(cipher.decrypt(s.encryptedToken(), sessionKey));
+        token = Token.of(cipher.decrypt(s.encryptedToken(), tenant, sessionKey));
         tokenExpiresAt = s.tokenExpiresAt();
       } catch (RuntimeException e) {
         return false;
@@ -87,7 +90,7 @@ final class BackendIdentity {
   /** What the snapshot says of it. */
   SessionMemory.Identity forSnapshot() {
     return new SessionMemory.Identity(clientId, userId, backendSessionId, taskId, language,
-        token == null ? null : cipher.encrypt(token.reveal(), sessionKey), tokenExpiresAt);
+        token == null ? null : cipher.encrypt(token.reveal(), tenant, sessionKey), tokenExpiresAt);
   }
 
   /**

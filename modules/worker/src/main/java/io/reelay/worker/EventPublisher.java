@@ -2,6 +2,7 @@ package io.reelay.worker;
 
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.Request;
 import io.reelay.protocol.SessionSnapshot;
 import io.reelay.protocol.Topics;
 import java.nio.charset.StandardCharsets;
@@ -47,8 +48,8 @@ public final class EventPublisher implements AutoCloseable {
 
   private final KafkaProducer<String, byte[]> producer;
   private final Topics topics;
-  // the last seq published per unfinished request, so whoever ends a request after a crash
-  // continues its sequence
+  // the last seq published per unfinished request (by requestKey), so whoever ends a request after
+  // a crash continues its sequence
   private final ConcurrentHashMap<String, Long> lastSeq = new ConcurrentHashMap<>();
 
   private volatile boolean closed;
@@ -91,15 +92,16 @@ public final class EventPublisher implements AutoCloseable {
    * the request's status sees).
    */
   public CompletionStage<Void> publish(Event e, String callbackUrl) {
+    String key = requestKey(e.tenant(), e.requestId());
     if (e.isTerminal()) {
-      lastSeq.remove(e.requestId());
+      lastSeq.remove(key);
     } else {
-      lastSeq.merge(e.requestId(), e.seq(), Math::max);
+      lastSeq.merge(key, e.seq(), Math::max);
     }
     byte[] json = Json.bytes(e);
-    CompletionStage<Void> sent = send(new ProducerRecord<>(topics.events(), e.requestId(), json));
+    CompletionStage<Void> sent = send(new ProducerRecord<>(topics.events(), key, json));
     if (e.isTerminal()) {
-      ProducerRecord<String, byte[]> record = new ProducerRecord<>(topics.completions(), e.requestId(), json);
+      ProducerRecord<String, byte[]> record = new ProducerRecord<>(topics.completions(), key, json);
       if (callbackUrl != null && !callbackUrl.isBlank()) {
         record.headers().add(Topics.CALLBACK_URL_HEADER, callbackUrl.getBytes(StandardCharsets.UTF_8));
       }
@@ -125,6 +127,15 @@ public final class EventPublisher implements AutoCloseable {
     return tenant + "/" + sessionKey;
   }
 
+  /**
+   * The key of a request's records on {@code events} and {@code completions}: {@code
+   * tenant/requestId}. Tenants choose their requestIds, so only the pair names one request; ids
+   * (when valid) hold no '/', so the requestId is what follows the last one.
+   */
+  public static String requestKey(String tenant, String requestId) {
+    return (tenant == null || tenant.isBlank() ? Request.DEFAULT_TENANT : tenant) + "/" + requestId;
+  }
+
   /** Waits until everything sent so far is acknowledged (before a partition is handed over). */
   public void flush() {
     try {
@@ -136,9 +147,9 @@ public final class EventPublisher implements AutoCloseable {
     }
   }
 
-  /** The seq that follows the last one published for an unfinished request (1 if none). */
-  public long nextSeq(String requestId) {
-    return lastSeq.getOrDefault(requestId, 0L) + 1;
+  /** The seq that follows the last one published for a tenant's unfinished request (1 if none). */
+  public long nextSeq(String tenant, String requestId) {
+    return lastSeq.getOrDefault(requestKey(tenant, requestId), 0L) + 1;
   }
 
   /**

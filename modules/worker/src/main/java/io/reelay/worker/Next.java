@@ -5,7 +5,6 @@ import io.reelay.protocol.Event.ErrorInfo;
 import io.reelay.protocol.Event.Result;
 import io.reelay.protocol.Phase;
 import io.reelay.protocol.RequestState;
-import java.nio.file.Path;
 import java.time.Duration;
 
 /**
@@ -61,8 +60,8 @@ sealed interface Next {
   /** Add the file at {@code url} to the session (the backend fetches it). */
   record UploadUrl(String url) implements Next {}
 
-  /** Upload the local file at {@code path}. */
-  record UploadFile(Path path, String contentType) implements Next {}
+  /** Upload this local file, open since it was checked (the upload closes it). */
+  record UploadFile(UploadCheck.LocalFile file) implements Next {}
 
   /** End the request. */
   record Finish(RequestState state, String message, Result result, ErrorInfo error) implements Next {}

@@ -91,7 +91,7 @@ final class RequestEvents {
 
   /** {@code r} is given up: its session kept crashing ({@code reason}). Its seq continues from {@code firstSeq} or above. */
   CompletionStage<Void> crashed(Request r, long firstSeq, String reason) {
-    return send(r, resumeFrom(r.requestId(), firstSeq), RequestState.FAILED, Phase.DONE, "Failed: " + reason, null, null,
+    return send(r, resumeFrom(r, firstSeq), RequestState.FAILED, Phase.DONE, "Failed: " + reason, null, null,
         new ErrorInfo("SESSION_CRASHED", reason, true,
             "It was not run again, to avoid paying twice; check the session state, then resubmit under a new requestId"));
   }
@@ -110,8 +110,8 @@ final class RequestEvents {
   }
 
   /** Where a request handed to a session again (after a crash) goes on: above every seq published for it here. */
-  long resumeFrom(String requestId, long firstSeq) {
-    return Math.max(firstSeq, out.nextSeq(requestId));
+  long resumeFrom(Request r, long firstSeq) {
+    return Math.max(firstSeq, out.nextSeq(r.tenantOrDefault(), r.requestId()));
   }
 
   /** The events of a request a session runs, from {@code firstSeq} on. */
@@ -198,7 +198,7 @@ final class RequestEvents {
     if (!e.isTerminal()) {
       return out.publish(e, callbackUrl);
     }
-    String key = e.tenant() + "/" + e.requestId();
+    String key = EventPublisher.requestKey(e.tenant(), e.requestId());
     pendingTerminals.put(key, e);
     return out.untilTaken("terminal event " + e.seq() + " of " + e.requestId(), () -> out.publish(e, callbackUrl), giveUpAfter)
         .whenComplete((ok, err) -> pendingTerminals.remove(key, e));

@@ -102,13 +102,13 @@ final class RunningRequest {
 
   /** The request's upload, checked once more as it goes (the worker refused bad ones at the door; a file may have changed since). */
   private Next upload() {
-    UploadCheck.Verdict v = UploadCheck.check(request.upload(), settings.mediaDir(), settings.maxUploadBytes());
+    UploadCheck.Verdict v = UploadCheck.check(request.upload(), request.tenantOrDefault(), settings.mediaDir(), settings.maxUploadBytes());
     if (v instanceof UploadCheck.Url u) {
       return new Next.Say(Phase.UPLOADING, "Adding the file from its URL", null, new Next.UploadUrl(u.url()));
     }
     if (v instanceof UploadCheck.LocalFile f) {
-      return new Next.Say(Phase.UPLOADING, "Uploading " + f.path().getFileName() + " (" + f.bytes() / 1024 + " KiB)", null,
-          new Next.UploadFile(f.path(), f.contentType()));
+      return new Next.Say(Phase.UPLOADING, "Uploading " + f.name() + " (" + f.bytes() / 1024 + " KiB)", null,
+          new Next.UploadFile(f));
     }
     UploadCheck.Refused r = (UploadCheck.Refused) v;
     return new Next.Finish(RequestState.REJECTED, "Upload refused: " + r.reason(), null, new ErrorInfo(r.code(), r.reason(), false,

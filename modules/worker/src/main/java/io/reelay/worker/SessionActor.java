@@ -134,7 +134,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     if (last != null) {
       inFlightAtStart = last.inFlight();
       if (!identity.restore(last)) {
-        ctx.getLog().warn("session {}: the snapshot's token cannot be decrypted with this worker's state key; signing in again", session);
+        ctx.getLog().warn("session {}: the snapshot's token cannot be decrypted (another state key, another tenant's"
+            + " session, or written by an older worker); signing in again", session);
       }
     }
   }
@@ -227,7 +228,9 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     } else if (next instanceof Next.UploadUrl u) {
       pipe(client.uploadUrls(identity.token(), identity.backendSessionId(), List.of(u.url())), Uploaded::new);
     } else if (next instanceof Next.UploadFile f) {
-      NemoClient.LocalFile file = new NemoClient.LocalFile(f.path(), ContentTypes.parse(f.contentType()));
+      UploadCheck.LocalFile checked = f.file(); // the handle opened by the check: the client sends and closes it
+      NemoClient.LocalFile file = new NemoClient.LocalFile(checked.name(), ContentTypes.parse(checked.contentType()),
+          checked.bytes(), checked.channel());
       pipe(client.uploadFiles(identity.token(), identity.backendSessionId(), List.of(file)), Uploaded::new);
     } else if (next instanceof Next.Finish f) {
       finish(f.state(), f.message(), f.result(), f.error());

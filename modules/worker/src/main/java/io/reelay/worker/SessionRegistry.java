@@ -359,7 +359,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       Pending p = slot.running;
       getContext().getLog().warn("session {} restarted after a crash; resuming request {}", s.session(), p.id());
       p.resume = true;
-      p.firstSeq = events.resumeFrom(p.id(), p.firstSeq);
+      p.firstSeq = events.resumeFrom(p.request, p.firstSeq);
       slot.actor.tell(new SessionActor.Handle(p.request, p.origin, p.firstSeq, true));
     }
     slot.started = true;

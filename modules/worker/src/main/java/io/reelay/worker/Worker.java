@@ -418,8 +418,9 @@ public final class Worker {
     if (!problems.isEmpty()) {
       return new InHand(msg, String.join("; ", problems));
     }
-    if (request.effectiveAction() == Action.UPLOAD
-        && UploadCheck.check(request.upload(), settings.mediaDir(), settings.maxUploadBytes()) instanceof UploadCheck.Refused r) {
+    UploadCheck.Refused r = request.effectiveAction() != Action.UPLOAD ? null
+        : UploadCheck.refusal(request.upload(), request.tenantOrDefault(), settings.mediaDir(), settings.maxUploadBytes());
+    if (r != null) {
       // refused before it takes a slot or a backend call (the session checks again when it uploads)
       return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()));
     }

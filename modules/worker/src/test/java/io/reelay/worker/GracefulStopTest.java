@@ -27,7 +27,7 @@ class GracefulStopTest {
       String id = "q-" + s;
       h.request(s, id, "\"text\":\"what can you do? [sim:text]\"");
       // the message is out and its answer streaming
-      h.readUntil(h.topics.events(), records -> records.stream().anyMatch(r -> id.equals(r.key())
+      h.readUntil(h.topics.events(), records -> records.stream().anyMatch(r -> id.equals(WorkerHarness.requestIdOf(r))
           && new String(r.value()).contains("Asking the agent")));
 
       h.worker.stop().toCompletableFuture().get(60, TimeUnit.SECONDS);

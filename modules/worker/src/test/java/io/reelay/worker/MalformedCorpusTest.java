@@ -418,7 +418,8 @@ class MalformedCorpusTest {
           if (r.topic().equals(h.topics.dlq())) {
             deadLetters.computeIfAbsent(r.key(), x -> new ArrayList<>()).add(r);
           } else {
-            events.computeIfAbsent(r.key(), x -> new ArrayList<>()).add(Json.read(r.value(), Event.class));
+            Event e = Json.read(r.value(), Event.class); // by its requestId: a rejected one may be any text
+            events.computeIfAbsent(e.requestId(), x -> new ArrayList<>()).add(e);
           }
         }
         boolean allDeadLetters = deadLetters.keySet().containsAll(dlqKeys);

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.reelay.protocol.Event;
 import io.reelay.protocol.RequestState;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -16,10 +18,13 @@ import org.junit.jupiter.api.Test;
 class SessionBehaviourTest {
 
   private static WorkerHarness h;
+  private static Path media;
 
   @BeforeAll
   static void start() throws Exception {
+    media = Files.createTempDirectory("reelay-media");
     h = new WorkerHarness(Map.of(
+        "reelay.worker.uploads.media-dir", media.toString(),
         "nemo-sim.time-scale", 0.02,
         "nemo-sim.credits-per-token", 1000,
         "reelay.worker.recovery.first-check", "300ms",
@@ -35,6 +40,9 @@ class SessionBehaviourTest {
   @AfterAll
   static void stop() throws Exception {
     h.close();
+    try (var files = Files.walk(media)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
   }
 
   @Test
@@ -82,7 +90,7 @@ class SessionBehaviourTest {
   void aRunningGenerationCanBeCancelled() throws Exception {
     String s = "cancel-" + UUID.randomUUID();
     h.request(s, "g-" + s, "\"text\":\"generate a 15-second clip of a long sunrise\"");
-    h.readUntil(h.topics.events(), records -> records.stream().anyMatch(r -> r.key().equals("g-" + s)
+    h.readUntil(h.topics.events(), records -> records.stream().anyMatch(r -> WorkerHarness.requestIdOf(r).equals("g-" + s)
         && new String(r.value()).contains("GENERATING")));
     h.request(s, "x-" + s, "\"action\":\"cancel\",\"cancels\":\"g-" + s + "\"");
     assertThat(last(h.eventsUntilTerminal("g-" + s)).state()).isEqualTo(RequestState.CANCELLED);
@@ -114,6 +122,28 @@ class SessionBehaviourTest {
     assertThat(h.stats().path("calls").path("upload").asInt()).isEqualTo(uploads);
     // refused before the session signs in: not even a token was asked for
     assertThat(h.stats().path("calls").path("anonymous-token").asInt()).isEqualTo(tokens);
+  }
+
+  @Test
+  void aLocalFileGoesFromTheTenantsOwnDirectoryAndNeverFromAnothers() throws Exception {
+    Files.write(Files.createDirectories(media.resolve("acme")).resolve("beach.mp4"), new byte[4096]);
+    Files.write(Files.createDirectories(media.resolve("globex")).resolve("secret.mp4"), new byte[4096]);
+    String s = "up-" + UUID.randomUUID();
+    h.request(s, "u-" + s, "\"tenant\":\"acme\",\"action\":\"upload\",\"upload\":{\"path\":\"beach.mp4\"}");
+    Event done = last(h.eventsUntilTerminal("u-" + s));
+    assertThat(done.state()).as("%s", done).isEqualTo(RequestState.COMPLETED);
+    assertThat(done.result().media()).singleElement().satisfies(m -> assertThat(m.fileName()).isEqualTo("beach.mp4"));
+
+    int uploads = h.stats().path("calls").path("upload").asInt();
+    for (String path : new String[] {"secret.mp4", "../globex/secret.mp4"}) {
+      String id = "u-" + UUID.randomUUID();
+      h.request(s, id, "\"tenant\":\"acme\",\"action\":\"upload\",\"upload\":{\"path\":\"" + path + "\"}");
+      Event refused = last(h.eventsUntilTerminal(id));
+      assertThat(refused.state()).isEqualTo(RequestState.REJECTED);
+      assertThat(refused.error().code()).isIn("NOT_FOUND", "PATH_OUTSIDE_MEDIA_DIR");
+      assertThat(refused.error().reason() + refused.error().hint()).doesNotContain(media.toString());
+    }
+    assertThat(h.stats().path("calls").path("upload").asInt()).isEqualTo(uploads);
   }
 
   private static Event last(List<Event> events) {

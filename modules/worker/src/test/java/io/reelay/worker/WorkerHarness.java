@@ -91,7 +91,7 @@ final class WorkerHarness implements AutoCloseable {
     readUntil(topics.events(), records -> {
       mine.clear();
       for (ConsumerRecord<String, byte[]> r : records) {
-        if (requestId.equals(r.key())) {
+        if (requestId.equals(requestIdOf(r))) {
           mine.add(Json.read(r.value(), Event.class));
         }
       }
@@ -106,7 +106,7 @@ final class WorkerHarness implements AutoCloseable {
     readUntil(topics.events(), records -> {
       ends.clear();
       for (ConsumerRecord<String, byte[]> r : records) {
-        if (requestIds.contains(r.key())) {
+        if (requestIds.contains(requestIdOf(r))) {
           Event e = Json.read(r.value(), Event.class);
           if (e.isTerminal()) {
             ends.putIfAbsent(e.requestId(), e);
@@ -116,6 +116,11 @@ final class WorkerHarness implements AutoCloseable {
       return ends.size() == requestIds.size();
     });
     return ends;
+  }
+
+  /** The requestId of an events or completions record, keyed {@code tenant/requestId}. */
+  static String requestIdOf(ConsumerRecord<String, ?> r) {
+    return r.key() == null ? null : r.key().substring(r.key().lastIndexOf('/') + 1); // a requestId holds no '/'
   }
 
   List<ConsumerRecord<String, byte[]>> readUntil(String topic, Predicate<List<ConsumerRecord<String, byte[]>>> done) {

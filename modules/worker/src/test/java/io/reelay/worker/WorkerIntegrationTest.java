@@ -76,11 +76,11 @@ class WorkerIntegrationTest {
     assertThat(last(h.eventsUntilTerminal("n-" + s)).state()).isEqualTo(RequestState.COMPLETED);
     List<ConsumerRecord<String, byte[]>> done = h.readUntil(h.topics.completions(), list -> list.stream()
         .filter(r -> r.key().endsWith(s)).count() == 2);
-    ConsumerRecord<String, byte[]> hooked = done.stream().filter(r -> r.key().equals("h-" + s)).findFirst().orElseThrow();
+    ConsumerRecord<String, byte[]> hooked = done.stream().filter(r -> r.key().equals("default/h-" + s)).findFirst().orElseThrow();
     assertThat(new String(hooked.headers().lastHeader(io.reelay.protocol.Topics.CALLBACK_URL_HEADER).value(), StandardCharsets.UTF_8))
         .isEqualTo(url);
     assertThat(new String(hooked.value(), StandardCharsets.UTF_8)).doesNotContain("receiver-secret");
-    ConsumerRecord<String, byte[]> plain = done.stream().filter(r -> r.key().equals("n-" + s)).findFirst().orElseThrow();
+    ConsumerRecord<String, byte[]> plain = done.stream().filter(r -> r.key().equals("default/n-" + s)).findFirst().orElseThrow();
     assertThat(plain.headers().lastHeader(io.reelay.protocol.Topics.CALLBACK_URL_HEADER)).isNull();
   }
 
@@ -97,7 +97,7 @@ class WorkerIntegrationTest {
     }
     SessionSnapshot latest = Json.read(snapshots.stream().filter(r -> ("default/" + s).equals(r.key())).reduce((a, b) -> b).orElseThrow().value(),
         SessionSnapshot.class);
-    assertThat(latest.encryptedToken()).startsWith("v1:");
+    assertThat(latest.encryptedToken()).startsWith("v2:");
     assertThat(latest.backendSessionId()).matches("\\d{19}");
     assertThat(latest.clientId()).startsWith("reelay-");
     assertThat(latest.inFlight()).isNull();

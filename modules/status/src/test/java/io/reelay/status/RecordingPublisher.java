@@ -1,0 +1,22 @@
+package io.reelay.status;
+
+import io.reelay.protocol.Request;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** A publisher that keeps what it is given (route tests without Kafka). */
+final class RecordingPublisher implements RequestPublisher {
+
+  final List<Request> published = new CopyOnWriteArrayList<>();
+
+  @Override
+  public CompletionStage<Void> publish(Request request) {
+    published.add(request);
+    return CompletableFuture.completedFuture(null);
+  }
+
+  @Override
+  public void close() {}
+}
