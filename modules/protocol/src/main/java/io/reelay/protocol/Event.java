@@ -6,8 +6,10 @@ import java.time.Instant;
 import java.util.List;
 
 /**
- * A status event on {@code reelay.events}, keyed by {@code requestId}. {@code seq} increases
- * strictly per request; the last event of a request has a terminal {@link RequestState}.
+ * A status event on {@code reelay.events}, keyed by {@link Topics#requestKey} (tenant/requestId).
+ * {@code seq} increases strictly per request; the last event of a request has a terminal {@link
+ * RequestState}. Seq 0 is {@link RequestState#SUBMITTED}, published by the status API when it
+ * accepts a request; a worker's first event is seq 1 (QUEUED).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Event(
@@ -43,6 +45,12 @@ public record Event(
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record ErrorInfo(String code, String reason, boolean retryable, String hint) {}
+
+  /** The event the status API publishes when it has put {@code r} on the requests topic: seq 0, SUBMITTED. */
+  public static Event submitted(Request r, Instant at) {
+    return new Event(VERSION, r.requestId(), r.sessionKey(), r.tenantOrDefault(), 0, at, RequestState.SUBMITTED, Phase.QUEUED,
+        "Submitted", null, null, null);
+  }
 
   @JsonIgnore
   public boolean isTerminal() {

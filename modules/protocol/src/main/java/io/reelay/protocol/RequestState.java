@@ -2,6 +2,8 @@ package io.reelay.protocol;
 
 /** Where a request stands. The last event of every request carries a terminal state. */
 public enum RequestState {
+  /** Accepted by the status API and on the requests topic; no worker has taken it yet (seq 0). */
+  SUBMITTED,
   QUEUED,
   RUNNING,
   COMPLETED,
@@ -10,6 +12,6 @@ public enum RequestState {
   REJECTED;
 
   public boolean isTerminal() {
-    return this != QUEUED && this != RUNNING;
+    return this != SUBMITTED && this != QUEUED && this != RUNNING;
   }
 }

@@ -14,6 +14,15 @@ public record Topics(String requests, String events, String completions, String 
    */
   public static final String CALLBACK_URL_HEADER = "reelay-callback-url";
 
+  /**
+   * The key of a request's records on {@code events} and {@code completions}: {@code
+   * tenant/requestId}. Tenants choose their requestIds, so only the pair names one request; valid
+   * ids hold no '/', so the requestId is what follows the last one.
+   */
+  public static String requestKey(String tenant, String requestId) {
+    return (tenant == null || tenant.isBlank() ? Request.DEFAULT_TENANT : tenant) + "/" + requestId;
+  }
+
   /** {@code withPrefix("t42")} gives {@code t42.requests}, {@code t42.events}, … */
   public static Topics withPrefix(String prefix) {
     return new Topics(

@@ -1,8 +1,11 @@
 package io.reelay.status;
 
+import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
 import io.reelay.protocol.Request;
+import io.reelay.protocol.Topics;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -19,15 +22,22 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * The one shared, idempotent ({@code acks=all}) producer of the status service. {@code send} may
  * block on metadata (e.g. the topic does not exist yet), so it runs on the blocking executor, never
  * on an HTTP thread; the whole call is bounded by the publish timeout.
+ *
+ * <p>Once Kafka took a request, its SUBMITTED event (seq 0) goes to the events topic, so every
+ * status instance knows the request before any worker has taken it: a {@code GET} or {@code
+ * /events} right after the POST finds it. Sent only after the request (a request that never landed
+ * has no SUBMITTED), keyed like the worker's events so it lands before them in their partition; a
+ * worker's QUEUED (seq 1) that still overtakes it makes the view ignore it.
  */
 final class KafkaRequestPublisher implements RequestPublisher {
 
   private final KafkaProducer<String, byte[]> producer;
   private final String topic;
+  private final String eventsTopic;
   private final Duration timeout;
   private final Executor blocking;
 
-  KafkaRequestPublisher(String bootstrapServers, String topic, StatusSettings settings, Executor blocking) {
+  KafkaRequestPublisher(String bootstrapServers, Topics topics, StatusSettings settings, Executor blocking) {
     Map<String, Object> p = new HashMap<>(settings.producerProperties());
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     p.put(ProducerConfig.CLIENT_ID_CONFIG, "reelay-status-publisher");
@@ -35,32 +45,39 @@ final class KafkaRequestPublisher implements RequestPublisher {
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
     p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(settings.publishTimeout().toMillis()));
     this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
-    this.topic = topic;
+    this.topic = topics.requests();
+    this.eventsTopic = topics.events();
     this.timeout = settings.publishTimeout();
     this.blocking = blocking;
   }
 
   @Override
   public CompletionStage<Void> publish(Request request) {
+    Event submitted = Event.submitted(request, Instant.now());
+    return send(new ProducerRecord<>(topic, request.sessionKey(), Json.bytes(request)))
+        .thenCompose(v -> send(new ProducerRecord<>(eventsTopic, Topics.requestKey(request.tenant(), request.requestId()),
+            Json.bytes(submitted))))
+        .toCompletableFuture()
+        .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private CompletionStage<Void> send(ProducerRecord<String, byte[]> record) {
     CompletableFuture<Void> acked = new CompletableFuture<>();
-    byte[] value = Json.bytes(request);
     blocking.execute(
         () -> {
           try {
-            producer.send(
-                new ProducerRecord<>(topic, request.sessionKey(), value),
-                (metadata, error) -> {
-                  if (error != null) {
-                    acked.completeExceptionally(error);
-                  } else {
-                    acked.complete(null);
-                  }
-                });
+            producer.send(record, (metadata, error) -> {
+              if (error != null) {
+                acked.completeExceptionally(error);
+              } else {
+                acked.complete(null);
+              }
+            });
           } catch (RuntimeException e) {
             acked.completeExceptionally(e);
           }
         });
-    return acked.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    return acked;
   }
 
   @Override

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.reelay.protocol.Action;
+import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
 import io.reelay.protocol.JsonProblems;
 import io.reelay.protocol.Request;
@@ -167,7 +168,7 @@ final class RequestRoutes extends AllDirectives {
     if (key == null) {
       return publish(request, Map.of("requestId", request.requestId()));
     }
-    IdempotencyKeys.Claim claim = idempotencyKeys.claim(tenant, key, fingerprint, request, publisher::publish);
+    IdempotencyKeys.Claim claim = idempotencyKeys.claim(tenant, key, fingerprint, request, this::submit);
     if (claim.conflict()) {
       return complete(ApiErrors.response(StatusCodes.UNPROCESSABLE_CONTENT, "IDEMPOTENCY_KEY_REUSED",
           "this Idempotency-Key was used with another body; use a new key for a new request"));
@@ -192,7 +193,15 @@ final class RequestRoutes extends AllDirectives {
   }
 
   private Route publish(Request request, Map<String, String> answer) {
-    return answer(publisher.publish(request), answer, false);
+    return answer(submit(request), answer, false);
+  }
+
+  /**
+   * Publishes {@code request} (and its SUBMITTED event, for every status instance); once Kafka took
+   * them this instance shows it at once, so a GET or /events right after the 202 finds it.
+   */
+  private CompletionStage<Void> submit(Request request) {
+    return publisher.publish(request).thenRun(() -> view.apply(Event.submitted(request, Instant.now()), Instant.now()));
   }
 
   /** 202 with {@code answer} once published; 503 with it (and Retry-After) when Kafka did not acknowledge in time. */

@@ -89,7 +89,7 @@ public final class StatusServer {
         .description("1 once the view caught up with the events topic")
         .register(registry);
     Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
-    RequestPublisher publisher = new KafkaRequestPublisher(bootstrapServers, topics.requests(), settings, blocking);
+    RequestPublisher publisher = new KafkaRequestPublisher(bootstrapServers, topics, settings, blocking);
     StatusRoutes routes = new StatusRoutes(settings, apiKeys, view, publisher, feed::isReady, registry, hooks);
     WebhookDispatcher webhooks = hooks.enabled()
         ? WebhookDispatcher.start(system, hooks, bootstrapServers, topics.completions())

@@ -112,6 +112,36 @@ class SubmitKafkaTest {
   }
 
   @Test
+  void anAcceptedRequestIsVisibleAtOnceAsSubmittedOnThisInstanceAndEveryOther() throws Exception {
+    Http.Answer posted = post(http, KEY_A, "{\"sessionKey\":\"s-vis\",\"text\":\"a fox at dusk\"}", null);
+    assertThat(posted.status()).isEqualTo(202);
+    String id = posted.json().get("requestId").asText();
+    // no worker runs here: only the status service has said anything about it
+    Http.Answer now = http.get("/v1/requests/" + id, KEY_A);
+    assertThat(now.status()).as("GET right after the 202").isEqualTo(200);
+    assertThat(now.json().get("state").asText()).isEqualTo("SUBMITTED");
+    assertThat(now.json().get("seq").asLong()).isZero();
+    assertThat(firstEvent(http, KEY_A, id).get("state").asText()).isEqualTo("SUBMITTED");
+    assertThat(http.get("/v1/requests/" + id, KEY_B).status()).as("another tenant").isEqualTo(404);
+
+    // another instance learns it from the events topic
+    Http other = new Http(start(StatusSettings.defaults(), topics).baseUrl());
+    await().atMost(Duration.ofSeconds(30)).until(() -> other.get("/v1/requests/" + id, KEY_A).status() == 200);
+    assertThat(firstEvent(other, KEY_A, id).get("seq").asLong()).isZero();
+  }
+
+  /** The first event of {@code id}'s live stream (which stays open: the request is not finished). */
+  private static com.fasterxml.jackson.databind.JsonNode firstEvent(Http h, String key, String id) throws Exception {
+    HttpResponse<java.util.stream.Stream<String>> r =
+        Http.CLIENT.send(h.builder("/v1/requests/" + id + "/events", key).GET().build(), HttpResponse.BodyHandlers.ofLines());
+    assertThat(r.statusCode()).isEqualTo(200);
+    try (java.util.stream.Stream<String> lines = r.body()) {
+      String data = lines.filter(l -> l.startsWith("data:")).findFirst().orElseThrow();
+      return Json.mapper().readTree(data.substring(5).trim());
+    }
+  }
+
+  @Test
   void aKeyIsAtMost255CharactersWithoutControlCharacters() throws Exception {
     String body = "{\"sessionKey\":\"s-keys\",\"text\":\"a fox at dusk\"}";
     Http.Answer tooLong = post(http, KEY_A, body, "k".repeat(256));

@@ -2,7 +2,6 @@ package io.reelay.worker;
 
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
-import io.reelay.protocol.Request;
 import io.reelay.protocol.SessionSnapshot;
 import io.reelay.protocol.Topics;
 import java.nio.charset.StandardCharsets;
@@ -127,13 +126,9 @@ public final class EventPublisher implements AutoCloseable {
     return tenant + "/" + sessionKey;
   }
 
-  /**
-   * The key of a request's records on {@code events} and {@code completions}: {@code
-   * tenant/requestId}. Tenants choose their requestIds, so only the pair names one request; ids
-   * (when valid) hold no '/', so the requestId is what follows the last one.
-   */
+  /** The key of a request's records on {@code events} and {@code completions} ({@link Topics#requestKey}). */
   public static String requestKey(String tenant, String requestId) {
-    return (tenant == null || tenant.isBlank() ? Request.DEFAULT_TENANT : tenant) + "/" + requestId;
+    return Topics.requestKey(tenant, requestId);
   }
 
   /** Waits until everything sent so far is acknowledged (before a partition is handed over). */
