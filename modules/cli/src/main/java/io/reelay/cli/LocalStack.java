@@ -13,6 +13,7 @@ import io.reelay.status.StatusSettings;
 import io.reelay.worker.StateCipher;
 import io.reelay.worker.TopicSetup;
 import io.reelay.worker.Worker;
+import io.reelay.worker.WorkerMetrics;
 import io.reelay.worker.WorkerSettings;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -59,7 +60,7 @@ public final class LocalStack implements AutoCloseable {
       config = ConfigFactory.parseMap(Map.of("reelay.nemo.base-url", sim.baseUrl())).withFallback(c);
       WorkerSettings ws = WorkerSettings.from(config);
       TopicSetup.ensure(bootstrap, o.topics(), o.partitions(), (short) 1);
-      NemoClient client = new NemoClient(system, NemoSettings.from(config.getConfig("reelay.nemo")));
+      NemoClient client = new NemoClient(system, NemoSettings.from(config.getConfig("reelay.nemo")), WorkerMetrics.registry(system));
       for (int i = 0; i < o.workers(); i++) {
         workers.add(Worker.start(system, ws, client));
       }
@@ -94,6 +95,7 @@ public final class LocalStack implements AutoCloseable {
     String mine = o.apiKey() == null ? "" : o.apiKey() + "=default";
     m.put("reelay.status.api-keys", configured.isEmpty() ? mine : mine.isEmpty() ? configured : mine + "," + configured);
     m.put("reelay.worker.dev-mode", true);
+    m.put("reelay.worker.http-port", 0); // several workers in one process: each on a free port of its own
     if (base.getString("reelay.worker.state-key").isBlank()) {
       // one key for every worker of this process (`up` passes the one kept in var/state-key), so a
       // snapshot written by one worker can be read by another
@@ -161,6 +163,11 @@ public final class LocalStack implements AutoCloseable {
 
   public String simUrl() {
     return sim.baseUrl();
+  }
+
+  /** Each worker's /healthz, /readyz and /metrics, as {@code http://host:port}. */
+  public List<String> workerUrls() {
+    return workers.stream().map(Worker::httpUrl).toList();
   }
 
   public String statusUrl() {

@@ -1,5 +1,6 @@
 package io.reelay.cli;
 
+import com.typesafe.config.ConfigFactory;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -30,7 +31,16 @@ public final class Main implements Runnable {
     spec.commandLine().usage(System.out);
   }
 
+  /** Lets {@code CONFIG_FORCE_<path>} environment variables set any key (see docs/configuration.md). */
+  static final String OVERRIDE_WITH_ENV = "config.override_with_env_vars";
+
   public static void main(String[] args) {
+    // before the first ConfigFactory.load() of any part (it caches what it loaded); an explicit
+    // -Dconfig.override_with_env_vars=false is kept
+    if (System.getProperty(OVERRIDE_WITH_ENV) == null) {
+      System.setProperty(OVERRIDE_WITH_ENV, "true");
+    }
+    ConfigFactory.invalidateCaches();
     int code =
         new CommandLine(new Main())
             .setCaseInsensitiveEnumValuesAllowed(true)

@@ -3,8 +3,10 @@ package io.reelay.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.Request;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -92,6 +94,47 @@ final class StatusApi {
     throw new IOException("no terminal state for " + requestId + " within " + timeout, lastError);
   }
 
+  /** A call the status service answered with an error (4xx, 5xx): its own message, ready to print. */
+  static final class Refused extends IOException {
+    private final int status;
+
+    Refused(int status, String message) {
+      super(message);
+      this.status = status;
+    }
+
+    int status() {
+      return status;
+    }
+  }
+
+  /**
+   * Submits {@code request} ({@code POST /v1/requests}); the service makes it a request of the API
+   * key's tenant.
+   *
+   * @return the requestId the service accepted
+   * @throws Refused when the service answered anything but 202, with its error message
+   */
+  String submit(Request request) throws IOException, InterruptedException {
+    HttpRequest post = HttpRequest.newBuilder(URI.create(baseUrl + "/v1/requests"))
+        .header("Authorization", "Bearer " + apiKey)
+        .header("Content-Type", "application/json")
+        .timeout(Duration.ofSeconds(60))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(request)))
+        .build();
+    HttpResponse<String> r;
+    try {
+      r = http.send(post, HttpResponse.BodyHandlers.ofString());
+    } catch (ConnectException e) {
+      throw new IOException("could not reach the status service at " + baseUrl
+          + " (is it running? `reelay up` starts one; --status-url or REELAY_STATUS_URL point elsewhere)", e);
+    }
+    if (r.statusCode() != 202) {
+      throw refused(r.statusCode(), r.body());
+    }
+    return Json.mapper().readTree(r.body()).path("requestId").asText();
+  }
+
   /** Downloads {@code url} to {@code target} (atomically: a partial file never has the final name). */
   Path download(String url, Path target) throws IOException, InterruptedException {
     Files.createDirectories(target.toAbsolutePath().getParent());
@@ -116,12 +159,27 @@ final class StatusApi {
   }
 
   private void check(int status, String body) throws IOException {
-    if (status == 401) {
-      throw new IOException("the status service refused the API key (401): set REELAY_API_KEY or run `reelay up` to write var/api-key");
-    }
     if (status / 100 != 2) {
-      throw new IOException("status service at " + baseUrl + " answered HTTP " + status + ": " + abbreviate(body));
+      throw refused(status, body);
     }
+  }
+
+  /** The service's own words for an error answer ({@code {"error":{"code","message"}}}), else the body. */
+  private Refused refused(int status, String body) {
+    if (status == 401) {
+      return new Refused(status, "the status service at " + baseUrl
+          + " refused the API key (401): set REELAY_API_KEY, or run `reelay up`, which writes var/api-key");
+    }
+    String said = abbreviate(body);
+    try {
+      JsonNode error = Json.mapper().readTree(body).path("error");
+      if (error.hasNonNull("message")) {
+        said = error.path("code").asText("ERROR") + ": " + error.path("message").asText();
+      }
+    } catch (IOException | RuntimeException notJson) {
+      // the body as it came, abbreviated
+    }
+    return new Refused(status, "the status service at " + baseUrl + " answered HTTP " + status + ": " + said);
   }
 
   private static String abbreviate(String s) {

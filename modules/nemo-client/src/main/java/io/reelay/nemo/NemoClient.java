@@ -16,6 +16,8 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -69,8 +71,13 @@ public final class NemoClient {
   private final RenderPoller.Convention renderConvention;
 
   public NemoClient(ClassicActorSystemProvider system, NemoSettings settings) {
+    this(system, settings, Metrics.globalRegistry);
+  }
+
+  /** A client whose backend calls, errors, retries and open streams are measured in {@code meters}. */
+  public NemoClient(ClassicActorSystemProvider system, NemoSettings settings, MeterRegistry meters) {
     this.settings = settings;
-    this.transport = new NemoTransport(system, settings);
+    this.transport = new NemoTransport(system, settings, meters);
     this.renderConvention = new RenderPoller.Convention();
   }
 
@@ -153,6 +160,11 @@ public final class NemoClient {
                 }));
     return Source.completionStageSource(opened)
         .mapMaterializedValue(m -> NotUsed.getInstance())
+        .watchTermination((m, done) -> {
+          transport.openStreams().incrementAndGet();
+          done.whenComplete((d, e) -> transport.openStreams().decrementAndGet());
+          return m;
+        })
         .completionTimeout(settings.sseTotalTimeout())
         .mapError(
             TimeoutException.class,

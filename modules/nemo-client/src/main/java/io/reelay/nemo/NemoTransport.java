@@ -1,8 +1,12 @@
 package io.reelay.nemo;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.reelay.nemo.NemoClient.RetryNotice;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.reelay.nemo.FailurePolicy.Remedy;
+import io.reelay.nemo.NemoClient.RetryNotice;
 import io.reelay.protocol.Json;
 import java.net.URI;
 import java.time.Duration;
@@ -14,6 +18,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.ActorSystem;
@@ -50,9 +56,16 @@ final class NemoTransport {
   private final LoggingAdapter log;
   private final RateLimiter limiter;
   private final Consumer<RetryNotice> onRetry;
+  private final MeterRegistry meters;
+  private final AtomicInteger openStreams;
 
-  NemoTransport(ClassicActorSystemProvider system, NemoSettings settings) {
+  NemoTransport(ClassicActorSystemProvider system, NemoSettings settings, MeterRegistry meters) {
     this.settings = settings;
+    this.meters = meters;
+    this.openStreams = new AtomicInteger();
+    Gauge.builder("reelay_backend_open_streams", openStreams, AtomicInteger::get)
+        .description("agent streams (run_sse) open to the backend now")
+        .register(meters);
     this.system = system.classicSystem();
     this.http = Http.get(this.system);
     this.mat = Materializer.matFromSystem(system);
@@ -91,6 +104,8 @@ final class NemoTransport {
     this.attribution = base.attribution;
     this.limiter = base.limiter;
     this.onRetry = onRetry;
+    this.meters = base.meters;
+    this.openStreams = base.openStreams;
   }
 
   /** The same transport (same pool and limiter) telling {@code onRetry} before each retry it makes. */
@@ -109,6 +124,11 @@ final class NemoTransport {
 
   Materializer materializer() {
     return mat;
+  }
+
+  /** The count of agent streams open now (the {@code reelay_backend_open_streams} gauge). */
+  AtomicInteger openStreams() {
+    return openStreams;
   }
 
   // ---------------------------------------------------------------- requests
@@ -168,15 +188,21 @@ final class NemoTransport {
 
   private <T> CompletionStage<T> attempt(
       String what, Supplier<CompletionStage<T>> call, Map<Remedy, Integer> attempts, Duration waited, boolean refusalsOnly) {
+    long start = System.nanoTime();
     return call.get()
         .handle((ok, err) -> {
           if (err == null) {
+            called(what, "ok", start);
             if (limiter != null) {
               limiter.succeeded();
             }
             return CompletableFuture.completedFuture(ok);
           }
           Throwable cause = FailurePolicy.unwrap(err);
+          String failed = cause instanceof NemoException n ? n.code() : cause.getClass().getSimpleName();
+          called(what, "error", start);
+          Counter.builder("reelay_backend_errors").description("backend calls that failed, by endpoint and code")
+              .tag("endpoint", what).tag("code", failed).register(meters).increment();
           Remedy remedy = FailurePolicy.remedy(cause);
           if (remedy == Remedy.WAIT && limiter != null && cause instanceof NemoException.Http h && h.status() == 429) {
             limiter.rateLimited();
@@ -186,13 +212,26 @@ final class NemoTransport {
           if (wait == null || (refusalsOnly && remedy != Remedy.WAIT)) {
             return CompletableFuture.<T>failedFuture(cause);
           }
-          String code = cause instanceof NemoException n ? n.code() : cause.getClass().getSimpleName();
+          String code = failed;
+          Counter.builder("reelay_backend_retries").description("retries of backend calls, by remedy")
+              .tag("remedy", remedy.name()).register(meters).increment();
           log.info("{} failed ({}), retry {} in {} ms", what, code, attempt, wait.toMillis());
           onRetry.accept(new RetryNotice(what, attempt, wait, code, remedy == Remedy.WAIT ? FailurePolicy.refusalReason(cause) : null));
           Duration total = remedy == Remedy.WAIT ? waited.plus(wait) : waited;
           return Patterns.after(wait, system.scheduler(), system.dispatcher(), () -> attempt(what, call, attempts, total, refusalsOnly));
         })
         .thenCompose(x -> x);
+  }
+
+  /** Times one attempt of a backend call (to its answer; for run_sse, to the stream's start). */
+  private void called(String endpoint, String outcome, long startNanos) {
+    Timer.builder("reelay_backend_calls")
+        .description("backend call attempts, to the answer (run_sse: to the stream's start)")
+        .tag("endpoint", endpoint)
+        .tag("outcome", outcome)
+        .publishPercentileHistogram()
+        .register(meters)
+        .record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
   }
 
   /** Reads a whole JSON answer and unwraps either envelope; errors become {@link NemoException}s. */

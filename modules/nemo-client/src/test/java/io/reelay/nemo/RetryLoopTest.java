@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Deque;
@@ -35,8 +36,9 @@ class RetryLoopTest {
       .withFallback(ConfigFactory.load()).resolve();
   private static final ActorTestKit kit = ActorTestKit.create("retry-loop", CONFIG);
   private static final List<NemoClient.RetryNotice> notices = new CopyOnWriteArrayList<>();
+  private static final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   private static final NemoTransport transport =
-      new NemoTransport(kit.system(), NemoSettings.from(CONFIG.getConfig("reelay.nemo"))).withRetryListener(notices::add);
+      new NemoTransport(kit.system(), NemoSettings.from(CONFIG.getConfig("reelay.nemo")), meters).withRetryListener(notices::add);
 
   @AfterAll
   static void stop() {
@@ -69,6 +71,17 @@ class RetryLoopTest {
     assertThat(await(transport.retrying("state", script(calls, E502, E429, E503, E429)))).isEqualTo("ok");
     assertThat(calls[0]).isEqualTo(5);
     assertThat(notices).extracting(NemoClient.RetryNotice::refused).containsExactly(null, "rate limited", "overloaded", "rate limited");
+  }
+
+  @Test
+  void everyAttemptIsTimedAndEveryFailureAndRetryCountedByEndpointCodeAndRemedy() throws Exception {
+    int[] calls = {0};
+    await(transport.retrying("render-poll", script(calls, E502, E429)));
+    assertThat(meters.get("reelay_backend_calls").tags("endpoint", "render-poll", "outcome", "ok").timer().count()).isEqualTo(1);
+    assertThat(meters.get("reelay_backend_calls").tags("endpoint", "render-poll", "outcome", "error").timer().count()).isEqualTo(2);
+    assertThat(meters.get("reelay_backend_errors").tags("endpoint", "render-poll", "code", E502.code()).counter().count()).isEqualTo(1);
+    assertThat(meters.get("reelay_backend_errors").tags("endpoint", "render-poll", "code", E429.code()).counter().count()).isEqualTo(1);
+    assertThat(meters.find("reelay_backend_retries").tag("remedy", "WAIT").counter()).isNotNull();
   }
 
   @Test

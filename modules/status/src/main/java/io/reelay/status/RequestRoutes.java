@@ -34,6 +34,7 @@ import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.Rejected;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.stream.javadsl.Source;
@@ -121,7 +122,13 @@ final class RequestRoutes extends AllDirectives {
               done.whenComplete((d, t) -> watch.release());
               return m;
             });
-    return completeOK(sse, EventStreamMarshalling.toEventStream());
+    // a stream that is not answered (e.g. 406 for an Accept without text/event-stream) gives its slot back
+    return mapRouteResult(result -> {
+      if (result instanceof Rejected) {
+        watch.release();
+      }
+      return result;
+    }, () -> completeOK(sse, EventStreamMarshalling.toEventStream()));
   }
 
   private static final long WATCH_RETRY_AFTER_SECONDS = 5;

@@ -1,9 +1,11 @@
 package io.reelay.status;
 
 import com.typesafe.config.ConfigFactory;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
@@ -47,7 +49,14 @@ final class StatusRoutes extends AllDirectives {
     this.settings = settings;
     this.registry = registry;
     this.apiKeys = new ApiKeys(apiKeys);
-    this.requests = new RequestRoutes(view, publisher, settings, new TenantLimits(settings.limits()), webhooks);
+    TenantLimits limits = new TenantLimits(settings.limits());
+    for (String tenant : new TreeSet<>(apiKeys.values())) {
+      Gauge.builder("reelay_status_sse_watchers", limits, l -> l.watching(tenant))
+          .description("live event streams open now, by tenant")
+          .tag("tenant", tenant)
+          .register(registry);
+    }
+    this.requests = new RequestRoutes(view, publisher, settings, limits, webhooks);
     this.sessions = new SessionRoutes(view, settings);
     this.health = new HealthRoutes(ready, view, registry);
   }

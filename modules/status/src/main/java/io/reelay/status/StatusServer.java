@@ -92,7 +92,7 @@ public final class StatusServer {
     RequestPublisher publisher = new KafkaRequestPublisher(bootstrapServers, topics, settings, blocking);
     StatusRoutes routes = new StatusRoutes(settings, apiKeys, view, publisher, feed::isReady, registry, hooks);
     WebhookDispatcher webhooks = hooks.enabled()
-        ? WebhookDispatcher.start(system, hooks, bootstrapServers, topics.completions())
+        ? WebhookDispatcher.start(system, hooks, bootstrapServers, topics.completions(), registry)
         : null;
 
     return Http.get(system)

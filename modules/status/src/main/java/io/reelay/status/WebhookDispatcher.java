@@ -3,6 +3,9 @@ package io.reelay.status;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
 import io.reelay.protocol.Json;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestValidation;
@@ -88,6 +91,7 @@ public final class WebhookDispatcher {
   private static final Logger log = LoggerFactory.getLogger(WebhookDispatcher.class);
 
   private final Settings settings;
+  private final MeterRegistry meters;
   private final Http http;
   private final ActorSystem<?> system;
   private final DestinationLanes lanes;
@@ -208,7 +212,8 @@ public final class WebhookDispatcher {
     return tenant == null || tenant.isBlank() ? Request.DEFAULT_TENANT : tenant;
   }
 
-  private WebhookDispatcher(ActorSystem<?> system, Settings settings) {
+  private WebhookDispatcher(ActorSystem<?> system, Settings settings, MeterRegistry meters) {
+    this.meters = meters;
     this.system = system;
     this.settings = settings;
     this.http = Http.get(system);
@@ -246,7 +251,13 @@ public final class WebhookDispatcher {
 
   /** Starts following {@code completionsTopic}. */
   public static WebhookDispatcher start(ActorSystem<?> system, Settings settings, String bootstrapServers, String completionsTopic) {
-    WebhookDispatcher d = new WebhookDispatcher(system, settings);
+    return start(system, settings, bootstrapServers, completionsTopic, Metrics.globalRegistry);
+  }
+
+  /** The same, counting every webhook's outcome in {@code meters} ({@code reelay_status_webhooks_total{outcome}}). */
+  public static WebhookDispatcher start(ActorSystem<?> system, Settings settings, String bootstrapServers, String completionsTopic,
+      MeterRegistry meters) {
+    WebhookDispatcher d = new WebhookDispatcher(system, settings, meters);
     ConsumerSettings<String, byte[]> consumer =
         ConsumerSettings.create(EventFeed.consumerConfig(system, settings.consumerProperties()), new StringDeserializer(),
                 new ByteArrayDeserializer())
@@ -305,16 +316,19 @@ public final class WebhookDispatcher {
       if (event == null) {
         log.warn("webhook of {} not sent: its event is not JSON with a requestId and a seq; skipped ({}-{}@{})", record.key(),
             record.topic(), record.partition(), record.offset());
+        outcome("skipped");
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       if (!settings.secrets().has(event.tenant()) && !settings.allowUnsigned()) {
         log.warn("webhook of {} not sent: tenant {} has no secret in {} and reelay.webhooks.allow-unsigned is off; skipped "
             + "({}-{}@{})", event.requestId(), event.tenant(), WebhookSecrets.SETTING, record.topic(), record.partition(),
             record.offset());
+        outcome("unsigned_refused");
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       Target target = target(url, record);
       if (target == null) {
+        outcome("skipped");
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       String id = WebhookSecrets.webhookId(event.tenant(), event.requestId(), event.seq());
@@ -326,10 +340,12 @@ public final class WebhookDispatcher {
           .addHeader(RawHeader.create("User-Agent", "reelay-webhooks/1"));
       return attempt(new Webhook(target, event, id, base, record.value()), 1).exceptionally(t -> {
         log.warn("webhook of {} given up: {}", event.requestId(), unwrap(t).getClass().getSimpleName());
+        outcome("given_up");
         return Done.getInstance();
       });
     } catch (RuntimeException e) {
       log.warn("webhook of {} not sent ({}); skipped", record.key(), e.getClass().getSimpleName());
+      outcome("skipped");
       return CompletableFuture.completedFuture(Done.getInstance());
     }
   }
@@ -367,12 +383,14 @@ public final class WebhookDispatcher {
       String requestId = w.event().requestId();
       if (err == null && code >= 200 && code < 300) {
         log.debug("webhook of {} delivered to {} (attempt {})", requestId, host, n);
+        outcome("delivered");
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       WebhookTargets.Refused refused = err == null ? null : refused(err);
       if (refused != null) {
         log.warn("webhook of {} to {} given up after {} attempt(s): {} (not retried)", requestId, host, n,
             refused.getMessage());
+        outcome("destination_refused");
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       String what = err != null ? unwrap(err).getClass().getSimpleName() : "HTTP " + code;
@@ -383,13 +401,21 @@ public final class WebhookDispatcher {
                 ? " (a redirect, never followed: point the callback URL at its target)"
                 : " (not retried: fix the receiver, the event stays on the completions topic)";
         log.warn("webhook of {} to {} given up after {} attempt(s): {}{}", requestId, host, n, what, why);
+        outcome("given_up");
         return CompletableFuture.completedFuture(Done.getInstance());
       }
       Duration wait = backoff(n);
+      outcome("retried");
       log.info("webhook of {} to {}: {}; attempt {} of {} in {} ms", requestId, host, what, n + 1, settings.maxAttempts(),
           wait.toMillis());
       return Patterns.after(wait, system.classicSystem().scheduler(), system.executionContext(), () -> attempt(w, n + 1));
     }).thenCompose(x -> x);
+  }
+
+  /** Counts a webhook's end (delivered, given_up, skipped, destination_refused, unsigned_refused) or a retry. */
+  private void outcome(String outcome) {
+    Counter.builder("reelay_status_webhooks").description("webhooks by outcome (a retry is counted as retried, then its end)")
+        .tag("outcome", outcome).register(meters).increment();
   }
 
   /** One POST, stamped and signed now: its status code, or a failure after {@code timeout}. */

@@ -37,6 +37,7 @@ class TenantLimitsTest {
   static final StatusView view = new StatusView(100, 1000, 64);
   static final RecordingPublisher publisher = new RecordingPublisher();
   static final List<Request> published = publisher.published;
+  static final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   static ServerBinding binding;
   static Http http;
 
@@ -47,12 +48,11 @@ class TenantLimitsTest {
     StatusSettings settings = StatusSettings.from(ConfigFactory.parseMap(Map.of("sse-keep-alive", "200ms"))
             .withFallback(ConfigFactory.load().getConfig("reelay.status")))
         .withPort(0).withLimits(1024, 2, 3, 1.0 / 3600, 3);
-    StatusRoutes routes = new StatusRoutes(settings, Map.of(KEY_A, "a", KEY_B, "b", KEY_C, "c"), view, publisher, () -> true,
-        new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    StatusRoutes routes = new StatusRoutes(settings, Map.of(KEY_A, "a", KEY_B, "b", KEY_C, "c"), view, publisher, () -> true, meters);
     binding = org.apache.pekko.http.javadsl.Http.get(testKit.system()).newServerAt("127.0.0.1", 0).bind(routes.route())
         .toCompletableFuture().get(10, TimeUnit.SECONDS);
     http = new Http("http://127.0.0.1:" + binding.localAddress().getPort());
-    for (String tenant : List.of("a", "b")) {
+    for (String tenant : List.of("a", "b", "c")) {
       for (int i = 0; i < 3; i++) {
         view.apply(event("live-" + i, "s", tenant, 1, RequestState.RUNNING), Instant.now()); // streams stay open
       }
@@ -77,6 +77,7 @@ class TenantLimitsTest {
       assertThat(third.errorCode()).isEqualTo("TOO_MANY_STREAMS");
       assertThat(third.errorMessage()).contains("sse-watchers-per-tenant");
       assertThat(third.raw().headers().firstValue("Retry-After")).hasValue("5");
+      assertThat(meters.get("reelay_status_sse_watchers").tag("tenant", "a").gauge().value()).isEqualTo(2.0);
 
       // tenant b is not held back by a's streams, until the service's own limit (3)
       open.add(watch(KEY_B, "live-0"));
@@ -93,6 +94,15 @@ class TenantLimitsTest {
         s.close();
       }
     }
+  }
+
+  @Test
+  void aStreamRequestThatIsNotAnsweredAsAStreamGivesItsSlotBack() {
+    for (int i = 0; i < 3; i++) { // more than the tenant's 2 slots
+      Http.Answer json = Http.send(http.builder("/v1/requests/live-0/events", KEY_C).header("Accept", "application/json").GET().build());
+      assertThat(json.status()).isEqualTo(406);
+    }
+    assertThat(meters.get("reelay_status_sse_watchers").tag("tenant", "c").gauge().value()).isZero();
   }
 
   @Test

@@ -11,6 +11,7 @@ import ch.qos.logback.core.AppenderBase;
 import com.standardwebhooks.Webhook;
 import com.standardwebhooks.exceptions.WebhookVerificationException;
 import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.reelay.kafka.TestKafka;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -51,6 +52,7 @@ class WebhookDispatcherTest {
   private static final String DEFAULT = WebhookSecretsTest.secret(11);
 
   private HttpServer receiver;
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   private final BlockingQueue<Delivery> deliveries = new LinkedBlockingQueue<>();
   // per path: the status codes to answer, in order (then 200)
   private final Map<String, List<Integer>> script = new ConcurrentHashMap<>();
@@ -150,7 +152,7 @@ class WebhookDispatcherTest {
 
   /** Starts a dispatcher (a consumer group of its own, from the topic's beginning). */
   private void dispatch(WebhookDispatcher.Settings settings) {
-    dispatchers.add(WebhookDispatcher.start(kit.system(), settings, TestKafka.bootstrapServers(), topic));
+    dispatchers.add(WebhookDispatcher.start(kit.system(), settings, TestKafka.bootstrapServers(), topic, meters));
   }
 
   @Test
@@ -220,6 +222,10 @@ class WebhookDispatcherTest {
     assertThat(logs.warnings("r-down")).singleElement().asString().contains("given up after 3 attempt(s): HTTP 500");
     assertThat(calls.get("/down")).as("max-attempts").hasValue(3);
     assertThat(deliveries).isEmpty();
+    // flaky and after delivered; refuses and down given up; 2 retries of flaky, 2 of down
+    assertThat(meters.get("reelay_status_webhooks").tag("outcome", "delivered").counter().count()).isEqualTo(2);
+    assertThat(meters.get("reelay_status_webhooks").tag("outcome", "given_up").counter().count()).isEqualTo(2);
+    assertThat(meters.get("reelay_status_webhooks").tag("outcome", "retried").counter().count()).isEqualTo(4);
   }
 
   @Test

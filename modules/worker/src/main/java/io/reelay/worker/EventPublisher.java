@@ -1,5 +1,9 @@
 package io.reelay.worker;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
 import io.reelay.protocol.SessionSnapshot;
@@ -52,6 +56,12 @@ public final class EventPublisher implements AutoCloseable {
   private final ConcurrentHashMap<String, Long> lastSeq = new ConcurrentHashMap<>();
 
   private volatile boolean closed;
+  private volatile boolean metadataKnown;
+  private volatile long lastSuccess;
+  private volatile long lastFailure;
+  private final MeterRegistry meters;
+  private final KafkaClientMetrics producerMetrics;
+  private final Timer snapshotWrites;
 
   private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "reelay-event-sender");
@@ -60,6 +70,12 @@ public final class EventPublisher implements AutoCloseable {
   });
 
   public EventPublisher(String bootstrap, Topics topics, Map<String, String> overrides) {
+    this(bootstrap, topics, overrides, Metrics.globalRegistry);
+  }
+
+  /** @param meters where the producer's own metrics, snapshot writes and request outcomes are measured */
+  public EventPublisher(String bootstrap, Topics topics, Map<String, String> overrides, MeterRegistry meters) {
+    this.meters = meters;
     Map<String, Object> p = new HashMap<>(overrides);
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
@@ -67,16 +83,25 @@ public final class EventPublisher implements AutoCloseable {
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
     p.putIfAbsent(ProducerConfig.CLIENT_ID_CONFIG, "reelay-worker-producer");
     this.producer = new KafkaProducer<>(p);
+    this.producerMetrics = new KafkaClientMetrics(producer);
+    producerMetrics.bindTo(meters);
+    this.snapshotWrites = Timer.builder("reelay_worker_snapshot_writes")
+        .description("session snapshots sent to the sessions topic, until Kafka acknowledged them")
+        .publishPercentileHistogram()
+        .register(meters);
     this.topics = topics;
     // learn every output topic's partitions now, while the broker is surely there
     sender.execute(() -> {
+      boolean all = true;
       for (String topic : List.of(topics.events(), topics.completions(), topics.sessions(), topics.dlq())) {
         try {
           producer.partitionsFor(topic);
         } catch (RuntimeException e) {
+          all = false;
           log.warn("no metadata yet for {} ({}); the first event sent there will wait for it", topic, e.toString());
         }
       }
+      metadataKnown = all;
     });
   }
 
@@ -118,7 +143,9 @@ public final class EventPublisher implements AutoCloseable {
    */
   public CompletionStage<Void> snapshot(SessionSnapshot s, int partition) {
     String key = snapshotKey(s.tenant(), s.sessionKey());
-    return send(new ProducerRecord<>(topics.sessions(), partition >= 0 ? partition : null, key, Json.bytes(s)));
+    long start = System.nanoTime();
+    return send(new ProducerRecord<>(topics.sessions(), partition >= 0 ? partition : null, key, Json.bytes(s)))
+        .whenComplete((ok, err) -> snapshotWrites.record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
   }
 
   /** Sessions of different tenants may share a session key: the snapshot key keeps them apart. */
@@ -175,8 +202,10 @@ public final class EventPublisher implements AutoCloseable {
         try {
           producer.send(r, (meta, err) -> {
             if (err != null) {
+              lastFailure = System.nanoTime();
               f.completeExceptionally(err);
             } else {
+              lastSuccess = System.nanoTime();
               f.complete(null);
             }
           });
@@ -248,6 +277,19 @@ public final class EventPublisher implements AutoCloseable {
   private static final Duration RETRY_MAX = Duration.ofSeconds(30);
   private static final int LOUD_AFTER = 6;
 
+  /**
+   * Whether the producer can be used: it learnt the output topics' metadata, and Kafka took the
+   * latest send (or nothing was sent since), and it is not closed.
+   */
+  public boolean usable() {
+    return !closed && (metadataKnown || lastSuccess != 0) && lastFailure <= lastSuccess;
+  }
+
+  /** Where this worker's meters are. */
+  MeterRegistry meters() {
+    return meters;
+  }
+
   /** Whether {@link #close} was called: nothing more will be sent. */
   public boolean closed() {
     return closed;
@@ -264,6 +306,7 @@ public final class EventPublisher implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    producerMetrics.close();
     producer.close(Duration.ofSeconds(5));
   }
 }

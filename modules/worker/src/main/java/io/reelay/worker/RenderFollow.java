@@ -69,6 +69,7 @@ final class RenderFollow {
   private RenderPoller poller;
   private Instant started;
   private Instant pollSent;
+  private int polls; // sent for this render by this owner
   private Integer lastProgress;
 
   private RenderFollow(String tenant, String requestId, Setup setup, String timeline) {
@@ -101,6 +102,12 @@ final class RenderFollow {
   /** A poll goes out now. */
   void polling(Instant now) {
     pollSent = now;
+    polls++;
+  }
+
+  /** Polls sent for this render by this owner. */
+  int polls() {
+    return polls;
   }
 
   /** The draft an export found: exported, unless there is nothing to export. */

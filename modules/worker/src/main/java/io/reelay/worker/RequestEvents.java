@@ -1,5 +1,7 @@
 package io.reelay.worker;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.reelay.nemo.NemoClient;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Event.ErrorInfo;
@@ -12,6 +14,7 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -56,6 +59,7 @@ final class RequestEvents {
    */
   CompletionStage<Void> rejected(String requestId, String sessionKey, String tenant, String reason, String code, String hint,
       Duration giveUpAfter) {
+    ended(tenant, "unknown", RequestState.REJECTED);
     return send(event(requestId, sessionKey, tenant, 1, RequestState.REJECTED, Phase.DONE, "Rejected: " + reason, null, null,
         new ErrorInfo(code, reason, false, hint)), null, giveUpAfter);
   }
@@ -155,7 +159,10 @@ final class RequestEvents {
             }
             return null;
           })
-          .thenCompose(x -> send(terminal, request.callbackUrl(), null));
+          .thenCompose(x -> {
+            ended(request.tenantOrDefault(), request.effectiveAction().wire(), terminal.state());
+            return send(terminal, request.callbackUrl(), null);
+          });
     }
 
     /** Whether the block in use is half spent: time to reserve the next one, long before it is needed. */
@@ -174,6 +181,9 @@ final class RequestEvents {
 
   private CompletionStage<Void> send(Request r, long seq, RequestState state, Phase phase, String message, Double progress,
       Result result, ErrorInfo error) {
+    if (state.isTerminal()) {
+      ended(r.tenantOrDefault(), r.effectiveAction().wire(), state);
+    }
     return send(event(r, seq, state, phase, message, progress, result, error), r.callbackUrl(), null);
   }
 
@@ -202,6 +212,35 @@ final class RequestEvents {
     pendingTerminals.put(key, e);
     return out.untilTaken("terminal event " + e.seq() + " of " + e.requestId(), () -> out.publish(e, callbackUrl), giveUpAfter)
         .whenComplete((ok, err) -> pendingTerminals.remove(key, e));
+  }
+
+  // a rejected record's tenant may be any text: only a valid one becomes a tag value
+  private static final Pattern TENANT_TAG = Pattern.compile("[A-Za-z0-9._:@\\-]{1,128}");
+
+  /** Requests of its session ahead of each new request when it arrives (in hand or queued). */
+  DistributionSummary queueDepth() {
+    return DistributionSummary.builder("reelay_worker_session_queue_depth")
+        .description("requests of the same session ahead of a request when it arrives (running or queued)")
+        .register(out.meters());
+  }
+
+  /** Polls per finished render (by this owner), against the vendor's fixed 30 s schedule. */
+  DistributionSummary renderPolls() {
+    return DistributionSummary.builder("reelay_worker_render_polls")
+        .description("polls a render took from its submit (or its resumption) to its end")
+        .publishPercentileHistogram()
+        .register(out.meters());
+  }
+
+  /** Counts a request that ended (once, when its terminal event is made; a republish is not counted again). */
+  private void ended(String tenant, String action, RequestState state) {
+    Counter.builder("reelay_worker_requests")
+        .description("requests ended, by their terminal state, action and tenant")
+        .tag("state", state.name())
+        .tag("action", action)
+        .tag("tenant", tenant == null || tenant.isBlank() ? Request.DEFAULT_TENANT : TENANT_TAG.matcher(tenant).matches() ? tenant : "invalid")
+        .register(out.meters())
+        .increment();
   }
 
   /** Terminal events handed out that Kafka has not taken yet. */

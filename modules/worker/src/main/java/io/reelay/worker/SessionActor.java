@@ -120,6 +120,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       WorkerSettings settings, NemoClient client, RequestEvents events, StateCipher cipher,
       ActorRef<SessionRegistry.Command> registry) {
     super(ctx);
+    ctx.setLoggerName(SessionActor.class); // not the wrapping behaviours' (supervision, MDC)
     this.timers = timers;
     this.session = session;
     this.registry = registry;
@@ -150,7 +151,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
         .onMessage(StreamEnded.class, m -> forJob(m, this::onStreamEnded))
         .onMessage(StateReady.class, m -> forJob(m, s -> carryOut(job.onState(s.state()))))
         .onMessage(CreditsReady.class, m -> forJob(m, c -> carryOut(job.onCredits(c.credits()))))
-        .onMessage(RenderUpdate.class, m -> forJob(m, r -> carryOut(job.render().onUpdate(r.render(), r.submitted(), Instant.now()))))
+        .onMessage(RenderUpdate.class, m -> forJob(m, this::onRenderUpdate))
         .onMessage(Uploaded.class, m -> forJob(m, u -> carryOut(job.onUploaded(u.files()))))
         .onMessage(CallFailed.class, m -> forJob(m, this::onCallFailed))
         .onMessage(TimerFired.class, m -> forJob(m, this::onTimer))
@@ -301,6 +302,14 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     carryOut(job.turn().onStreamEnded(m.failure()));
   }
 
+  private void onRenderUpdate(RenderUpdate u) {
+    Next next = job.render().onUpdate(u.render(), u.submitted(), Instant.now());
+    if (u.render().isCompleted() || u.render().isFailed()) {
+      events.renderPolls().record(job.render().polls());
+    }
+    carryOut(next);
+  }
+
   private void startRender(SessionState s) {
     String renderId = job.submitRender(Instant.now());
     Request.Output out = job.output();
@@ -419,6 +428,8 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
       timers.cancel(k);
     }
     Event terminal = done.events.terminal(state, message, result, error);
+    getContext().getLog().info("{} request {} ended {}{}", done.request.effectiveAction().wire(), terminal.requestId(), state,
+        error == null ? "" : " (" + error.code() + ")");
     ActorRef<Command> self = getContext().getSelf();
     sendingTerminalOf = terminal.requestId();
     terminalSending = done.events.publishAfter(memory.finished(identity.forSnapshot(), terminal.requestId(), done.offset, terminal),

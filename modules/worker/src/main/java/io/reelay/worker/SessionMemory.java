@@ -39,6 +39,8 @@ final class SessionMemory {
   private final EventPublisher out;
   private SessionSnapshot last;
   private int partition;
+  // the request the registry handed to the session and has not heard finish (for the log's MDC)
+  private volatile String running;
 
   /** A session's memory, from its {@code restored} snapshot (null for a new session). */
   SessionMemory(String sessionKey, String tenant, SessionSnapshot restored, int partition, EventPublisher out) {
@@ -56,6 +58,15 @@ final class SessionMemory {
 
   String sessionKey() {
     return sessionKey;
+  }
+
+  /** The request in hand now, or null: what the session's log lines are about. */
+  String running() {
+    return running;
+  }
+
+  void running(String requestId) {
+    this.running = requestId;
   }
 
   String tenant() {

@@ -265,7 +265,9 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       p.resume = true;
       slot.queue.addFirst(p);
     } else {
-      p.firstSeq = events.queued(r, o.replayed(), slot.queue.size() + (slot.running == null ? 0 : 1));
+      int ahead = slot.queue.size() + (slot.running == null ? 0 : 1);
+      events.queueDepth().record(ahead);
+      p.firstSeq = events.queued(r, o.replayed(), ahead);
       slot.queue.add(p);
     }
     dispatch(session, slot);
@@ -301,6 +303,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       slot.actor = spawn(session, slot.queue.peek().request, slot.memory);
     }
     slot.running = slot.queue.poll();
+    slot.memory.running(slot.running.id());
     slot.actor.tell(new SessionActor.Handle(slot.running.request, slot.running.origin, slot.running.firstSeq, slot.running.resume));
   }
 
@@ -318,6 +321,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     } else if (slot.running != null && slot.running.id().equals(f.requestId())) {
       slot.running.answer(Outcome.FINISHED);
       slot.running = null;
+      slot.memory.running(null);
       dispatch(f.session(), slot);
     }
     if (slot.idle() && slot.actor != null) {
@@ -380,6 +384,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private void abandonRunning(String session, SessionSlot slot, String reason) {
     Pending lost = slot.running;
     slot.running = null;
+    slot.memory.running(null);
     if (lost != null) {
       slot.memory.remember(lost.id(), null, null);
       getContext().getLog().error("request {} of session {}: {}", lost.id(), session, reason);
@@ -390,13 +395,27 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   private ActorRef<SessionActor.Command> spawn(String session, Request r, SessionMemory memory) {
     Behavior<SessionActor.Command> behavior =
-        Behaviors.supervise(factory.create(session, r, memory, getContext().getSelf()))
+        Behaviors.supervise(withMdc(factory.create(session, r, memory, getContext().getSelf()), memory))
             .onFailure(
                 SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)
                     .withMaxRestarts(MAX_RESTARTS));
     ActorRef<SessionActor.Command> ref = getContext().spawnAnonymous(behavior);
     getContext().watch(ref);
     return ref;
+  }
+
+  /**
+   * Every line the session logs carries its tenant and sessionKey, and the requestId it is working
+   * on (the one a Handle brings, else the one in hand).
+   */
+  static Behavior<SessionActor.Command> withMdc(Behavior<SessionActor.Command> session, SessionMemory memory) {
+    return Behaviors.withMdc(SessionActor.Command.class,
+        Map.of("tenant", memory.tenant(), "sessionKey", memory.sessionKey()),
+        m -> {
+          String id = m instanceof SessionActor.Handle h ? h.request().requestId() : memory.running();
+          return id == null ? Map.of() : Map.of("requestId", id);
+        },
+        session);
   }
 
   /** Sessions of different tenants never share an actor, even under the same key. */

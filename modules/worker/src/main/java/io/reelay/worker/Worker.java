@@ -19,10 +19,19 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -36,6 +45,7 @@ import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
 import org.apache.pekko.kafka.AutoSubscription;
 import org.apache.pekko.kafka.CommitterSettings;
 import org.apache.pekko.kafka.RestrictedConsumer;
@@ -95,6 +105,17 @@ public final class Worker {
   private final Map<Integer, Long> assignedFrom = new ConcurrentHashMap<>();
   private volatile boolean stopping;
   private CompletionStage<Done> stopped;
+  // the group gave this consumer its partitions (possibly none) and their snapshots are read
+  private volatile boolean joined;
+  private final PrometheusMeterRegistry meters;
+  private volatile KafkaClientMetrics consumerMetrics;
+  private static final Duration KAFKA_METRICS_REFRESH = Duration.ofSeconds(5);
+  private final ScheduledExecutorService metricsRefresh = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "reelay-kafka-metrics");
+    t.setDaemon(true);
+    return t;
+  });
+  private volatile ServerBinding http;
 
   private Worker(ActorSystem<?> system, WorkerSettings settings, NemoClient client) {
     this.system = system;
@@ -102,7 +123,8 @@ public final class Worker {
     StateCipher cipher = settings.stateCipher(); // fails fast without a key outside dev mode
     Map<String, String> producer = new HashMap<>(settings.producerProperties());
     producer.putIfAbsent("max.request.size", Long.toString(Math.max(1 << 20, 2L * DLQ_MAX_BYTES)));
-    this.events = new EventPublisher(settings.bootstrapServers(), settings.topics(), producer);
+    this.meters = WorkerMetrics.registry(system);
+    this.events = new EventPublisher(settings.bootstrapServers(), settings.topics(), producer, meters);
     this.requestEvents = new RequestEvents(events);
     this.snapshots = new SnapshotStore(settings.bootstrapServers(), settings.topics());
     this.capacity = new Capacity(settings.maxActiveRequests());
@@ -118,12 +140,48 @@ public final class Worker {
             .withClientId(clientId)
             .withProperties(settings.consumerProperties())
             .withProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false")
-            .withStopTimeout(Duration.ZERO);
+            .withStopTimeout(Duration.ZERO)
+            // the Kafka client's own metrics (lag per partition, fetch rates) in /metrics
+            .withConsumerFactory(this::measuredConsumer);
+    Gauge.builder("reelay_worker_requests_in_hand", capacity, Capacity::inUse)
+        .description("requests this worker holds (running or queued in a session) and records waiting for room")
+        .tag("worker", clientId)
+        .register(meters);
     this.committerSettings =
         CommitterSettings.create(system)
             .withMaxBatch(settings.commitMaxBatch())
             .withMaxInterval(settings.commitMaxInterval());
     this.control = consume();
+  }
+
+  private org.apache.kafka.clients.consumer.Consumer<String, byte[]> measuredConsumer(ConsumerSettings<String, byte[]> s) {
+    KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(s.getProperties(), new StringDeserializer(), new ByteArrayDeserializer());
+    KafkaClientMetrics before = consumerMetrics;
+    if (before != null) {
+      before.close(); // the consumer before a restart of the request source
+    }
+    // refreshed often, so a newly assigned partition's lag shows within seconds
+    KafkaClientMetrics m = new KafkaClientMetrics(c, List.of(Tag.of("worker", clientId)), metricsRefresh, KAFKA_METRICS_REFRESH);
+    m.bindTo(meters);
+    consumerMetrics = m;
+    return c;
+  }
+
+  /** What {@code /readyz} waits for, or null when this worker is ready. */
+  private String notReady() {
+    if (stopping) {
+      return "stopping";
+    }
+    if (restarting()) {
+      return "the request source is restarting";
+    }
+    if (!joined) {
+      return "joining the consumer group " + settings.groupId() + " and reading its partitions' snapshots";
+    }
+    if (!events.usable()) {
+      return "the producer: Kafka has not taken the latest record sent";
+    }
+    return null;
   }
 
   /** Joins the group and runs each partition it is given (see {@link #runPartition}). */
@@ -166,6 +224,7 @@ public final class Worker {
         return;
       }
       restarting = true;
+      joined = false;
       old = control;
     }
     log.error("{}; restarting this worker's request source: its sessions are handed over and every record not yet"
@@ -263,6 +322,15 @@ public final class Worker {
    */
   public static Worker start(ActorSystem<?> system, WorkerSettings settings, NemoClient client) {
     Worker w = new Worker(system, settings, client);
+    try {
+      w.http = WorkerHttp.bind(system, settings.httpHost(), settings.httpPort(), w::notReady, w.meters)
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      log.info("worker {}: /healthz /readyz /metrics on http://{}", w.clientId, hostPort(w.http));
+    } catch (Exception e) {
+      w.stop();
+      throw new IllegalStateException("the worker's endpoints cannot bind " + settings.httpHost() + ":" + settings.httpPort()
+          + " (reelay.worker.http-port, REELAY_WORKER_HTTP_PORT; 0 picks a free port): " + e.getMessage(), e);
+    }
     CoordinatedShutdown.get(system)
         .addTask(CoordinatedShutdown.PhaseServiceUnbind(), "drain-requests-" + w.hashCode(), w::stop);
     // then the backend's connection pools close, before the actor system goes down: a pool torn
@@ -289,10 +357,29 @@ public final class Worker {
               d -> {
                 events.close();
                 snapshots.close();
+                if (http != null) {
+                  http.unbind();
+                }
+                KafkaClientMetrics m = consumerMetrics;
+                if (m != null) {
+                  m.close();
+                }
+                metricsRefresh.shutdownNow();
                 return Done.getInstance();
               });
     }
     return stopped;
+  }
+
+  /** Where this worker's /healthz, /readyz and /metrics are: {@code http://host:port}. */
+  public String httpUrl() {
+    return "http://" + hostPort(http);
+  }
+
+  private static String hostPort(ServerBinding b) {
+    java.net.InetSocketAddress a = b.localAddress();
+    String host = a.getAddress().getHostAddress();
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
   }
 
   /** The Kafka client id of this worker's consumer (as the consumer group lists its members). */
@@ -360,6 +447,7 @@ public final class Worker {
         epoch(tp.partition()).updateAndGet(e -> owned(e) ? e : e + 1); // its records may go to sessions from now on
         log.info("assigned {}: {} session snapshot(s) read", tp, r.sessions().size());
       }
+      joined = true; // also with no partition: a member of the group, ready for a rebalance to give it some
     }
 
     private long position(RestrictedConsumer consumer, TopicPartition tp) {
@@ -455,6 +543,11 @@ public final class Worker {
   /** Dead-letters the record and, if its requestId can be read, tells its sender why (REJECTED). */
   private CompletionStage<Done> reject(ConsumerRecord<String, byte[]> rec, Rejection why) {
     String reason = why.reason();
+    Counter.builder("reelay_worker_dead_letters")
+        .description("records dead-lettered, by why (code: INVALID_REQUEST or an upload refusal)")
+        .tag("reason", why.code())
+        .register(meters)
+        .increment();
     log.warn("rejected record {}-{}@{}: {}", rec.topic(), rec.partition(), rec.offset(), reason);
     // retried until Kafka takes it: the record is committed only then, so a dead letter is never
     // lost; after stuck-restart-after of refusals, the request source restarts
@@ -504,9 +597,10 @@ public final class Worker {
     WorkerSettings settings = WorkerSettings.from(config);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "reelay-worker", config);
     TopicSetup.ensure(settings.bootstrapServers(), settings.topics(), settings.partitions(), settings.replicationFactor());
-    NemoClient client = new NemoClient(system, NemoSettings.from(config.getConfig("reelay.nemo")));
+    NemoClient client = new NemoClient(system, NemoSettings.from(config.getConfig("reelay.nemo")), WorkerMetrics.registry(system));
     Worker w = start(system, settings, client);
     System.out.println("reelay worker " + w.clientId() + " consuming " + settings.topics().requests() + " as group "
-        + settings.groupId() + " from " + settings.bootstrapServers() + ", backend " + client.settings().baseUrl());
+        + settings.groupId() + " from " + settings.bootstrapServers() + ", backend " + client.settings().baseUrl()
+        + "; /healthz /readyz /metrics on " + w.httpUrl());
   }
 }

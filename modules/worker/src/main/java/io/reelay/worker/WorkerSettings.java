@@ -42,6 +42,8 @@ public record WorkerSettings(
     Duration stuckRestartAfter,
     Duration sessionIdleTimeout,
     Duration tokenRefreshBefore,
+    String httpHost,
+    int httpPort,
     Map<String, String> consumerProperties,
     Map<String, String> producerProperties) {
 
@@ -79,6 +81,8 @@ public record WorkerSettings(
         w.getDuration("stuck-restart-after"),
         w.getDuration("session-idle-timeout"),
         w.getDuration("token-refresh-before"),
+        w.getString("http-host"),
+        w.getInt("http-port"),
         // KIP-848: the broker owns timeouts and assignment, and the client refuses the classic settings
         incrementalOnly(GroupProtocol.compatible(properties(w.getConfig("kafka-consumer")))),
         properties(w.getConfig("kafka-producer")));
@@ -144,13 +148,21 @@ public record WorkerSettings(
     return new WorkerSettings(
         bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, httpHost, httpPort, consumerProperties, producerProperties);
+  }
+
+  /** The same settings with the endpoints on another port (0: a free one). */
+  public WorkerSettings withHttpPort(int port) {
+    return new WorkerSettings(
+        bootstrapServers, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
+        stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, httpHost, port, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
         bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
-        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, consumerProperties, producerProperties);
+        mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, httpHost, httpPort, consumerProperties, producerProperties);
   }
 }

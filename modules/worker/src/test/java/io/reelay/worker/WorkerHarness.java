@@ -71,7 +71,8 @@ final class WorkerHarness implements AutoCloseable {
     TopicSetup.ensure(bootstrap, topics, 3, (short) 1);
     groupId = TestKafka.uniqueName("workers");
     WorkerSettings settings = WorkerSettings.from(config).withKafka(bootstrap, topics).withGroupId(groupId);
-    NemoClient client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()));
+    NemoClient client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()),
+        WorkerMetrics.registry(kit.system()));
     worker = Worker.start(kit.system(), settings, client);
     producer = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringSerializer(), new StringSerializer());
   }
