@@ -255,7 +255,12 @@ final class RequestEvents {
 
   private static Event event(String requestId, String sessionKey, String tenant, long seq, RequestState state, Phase phase,
       String message, Double progress, Result result, ErrorInfo error) {
-    return new Event(Event.VERSION, requestId, sessionKey, tenant, seq, Instant.now(), state, phase, message, progress, result,
-        error);
+    return new Event(Event.VERSION, requestId, sessionKey, tenant, seq, Instant.now(), state, phase, message, fraction(progress),
+        result, error);
+  }
+
+  /** Progress as the Event contract has it, a fraction in 0..1, whatever the backend reported (null stays null). */
+  static Double fraction(Double progress) {
+    return progress == null || progress.isNaN() ? null : Math.max(0.0, Math.min(1.0, progress));
   }
 }

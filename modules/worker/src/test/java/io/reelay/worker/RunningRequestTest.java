@@ -105,4 +105,13 @@ class RunningRequestTest {
     assertThat(first.requestId()).isEqualTo("r-1");
     assertThat(r.output()).isEqualTo(Request.Output.DEFAULT);
   }
+
+  @Test
+  void progressInEventsIsAFractionWhateverTheBackendSays() {
+    assertThat(RequestEvents.fraction(1.07)).isEqualTo(1.0); // a backend counting to 107 %
+    assertThat(RequestEvents.fraction(-0.1)).isEqualTo(0.0);
+    assertThat(RequestEvents.fraction(0.42)).isEqualTo(0.42);
+    assertThat(RequestEvents.fraction(null)).isNull();
+    assertThat(RequestEvents.fraction(Double.NaN)).isNull();
+  }
 }
