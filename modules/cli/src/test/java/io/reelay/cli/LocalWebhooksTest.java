@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import io.reelay.status.WebhookDispatcher;
+import io.reelay.status.WebhookSettings;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,7 +19,7 @@ class LocalWebhooksTest {
   void upAllowsLoopbackAndUnsignedWebhooksByDefault() {
     LocalStack.LocalWebhooks local = LocalStack.localWebhooks(DEFAULTS);
     assertThat(local.note()).contains("127.0.0.1/32,::1/128").contains("unsigned").contains("REELAY_WEBHOOK_ALLOW");
-    WebhookDispatcher.Settings s = WebhookDispatcher.Settings.from(local.config().getConfig("reelay.webhooks"));
+    WebhookSettings s = WebhookSettings.from(local.config().getConfig("reelay.webhooks"));
     assertThat(s.allowUnsigned()).isTrue();
     assertThat(s.submitProblem("default", "http://127.0.0.1:9000/hook")).isNull();
     assertThat(s.submitProblem("default", "http://[::1]:9000/hook")).isNull();

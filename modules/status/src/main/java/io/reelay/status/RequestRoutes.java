@@ -50,10 +50,10 @@ final class RequestRoutes extends AllDirectives {
   private final StatusSettings settings;
   private final IdempotencyKeys idempotencyKeys;
   private final TenantLimits limits;
-  private final WebhookDispatcher.Settings webhooks;
+  private final WebhookSettings webhooks;
 
   RequestRoutes(StatusView view, RequestPublisher publisher, StatusSettings settings, TenantLimits limits,
-      WebhookDispatcher.Settings webhooks) {
+      WebhookSettings webhooks) {
     this.webhooks = webhooks;
     this.view = view;
     this.publisher = publisher;

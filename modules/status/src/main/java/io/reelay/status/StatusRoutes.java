@@ -34,7 +34,7 @@ final class StatusRoutes extends AllDirectives {
       BooleanSupplier ready,
       PrometheusMeterRegistry registry) {
     this(settings, apiKeys, view, publisher, ready, registry,
-        WebhookDispatcher.Settings.from(ConfigFactory.load().getConfig("reelay.webhooks")));
+        WebhookSettings.from(ConfigFactory.load().getConfig("reelay.webhooks")));
   }
 
   /** @param webhooks what a callbackUrl must satisfy at submit (a destination, a tenant's secret) */
@@ -45,7 +45,7 @@ final class StatusRoutes extends AllDirectives {
       RequestPublisher publisher,
       BooleanSupplier ready,
       PrometheusMeterRegistry registry,
-      WebhookDispatcher.Settings webhooks) {
+      WebhookSettings webhooks) {
     this.settings = settings;
     this.registry = registry;
     this.apiKeys = new ApiKeys(apiKeys);

@@ -69,7 +69,7 @@ public final class StatusServer {
       String bootstrapServers,
       Topics topics) {
     // first: a malformed webhook secret or allow entry fails the start before anything runs
-    WebhookDispatcher.Settings hooks = WebhookDispatcher.Settings.from(system.settings().config().getConfig("reelay.webhooks"));
+    WebhookSettings hooks = WebhookSettings.from(system.settings().config().getConfig("reelay.webhooks"));
     if (apiKeys.isEmpty()) {
       log.warn("no API keys configured: every /v1 call will answer 401");
     }

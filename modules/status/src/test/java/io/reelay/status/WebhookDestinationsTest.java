@@ -84,7 +84,7 @@ class WebhookDestinationsTest {
         new StringSerializer());
     // the default window (256), 10 POSTs at once per destination, 1 attempt each: a black-holed webhook
     // is given up after the timeout; unsigned, to the receivers on 127.0.0.1
-    WebhookDispatcher.Settings settings = new WebhookDispatcher.Settings(true, group, WebhookSecrets.none(), true,
+    WebhookSettings settings = new WebhookSettings(true, group, WebhookSecrets.none(), true,
         WebhookTargets.parse("127.0.0.1/32"), 256, 10, BLACK_HOLE_TIMEOUT, 1, Duration.ofMillis(100), Duration.ofMillis(400),
         Map.of("group.protocol", "consumer", "auto.offset.reset", "earliest"));
     dispatcher = WebhookDispatcher.start(kit.system(), settings, TestKafka.bootstrapServers(), topic);

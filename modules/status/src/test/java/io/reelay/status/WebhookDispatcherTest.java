@@ -143,15 +143,15 @@ class WebhookDispatcherTest {
   }
 
   /** Tenants acme and default have a secret, the receiver's address 127.0.0.1 is allowed, 3 attempts. */
-  private static WebhookDispatcher.Settings settings() {
-    return new WebhookDispatcher.Settings(true, TestKafka.uniqueName("webhooks"),
+  private static WebhookSettings settings() {
+    return new WebhookSettings(true, TestKafka.uniqueName("webhooks"),
         WebhookSecrets.parse("acme=" + ACME + ",default=" + DEFAULT), false, WebhookTargets.parse("127.0.0.1/32"), 4,
         Duration.ofSeconds(5), 3, Duration.ofMillis(100), Duration.ofMillis(400),
         Map.of("group.protocol", "consumer", "auto.offset.reset", "earliest"));
   }
 
   /** Starts a dispatcher (a consumer group of its own, from the topic's beginning). */
-  private void dispatch(WebhookDispatcher.Settings settings) {
+  private void dispatch(WebhookSettings settings) {
     dispatchers.add(WebhookDispatcher.start(kit.system(), settings, TestKafka.bootstrapServers(), topic, meters));
   }
 

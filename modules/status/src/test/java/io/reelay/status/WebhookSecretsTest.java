@@ -109,7 +109,7 @@ class WebhookSecretsTest {
   @Test
   void noSecretReachesAToString() {
     WebhookSecrets s = WebhookSecrets.parse("acme=" + NEW + ",acme=" + OLD);
-    WebhookDispatcher.Settings settings = settings("secrets = \"acme=" + NEW + ",acme=" + OLD + "\"");
+    WebhookSettings settings = settings("secrets = \"acme=" + NEW + ",acme=" + OLD + "\"");
     for (String text : List.of(s.toString(), settings.toString())) {
       assertThat(text).contains("acme").doesNotContain(NEW.substring(6, 20)).doesNotContain(OLD.substring(6, 20));
     }
@@ -117,16 +117,16 @@ class WebhookSecretsTest {
 
   @Test
   void settingsComeFromConfigAsEnvStringsOrHoconLists() throws Exception {
-    WebhookDispatcher.Settings env = settings(
+    WebhookSettings env = settings(
         "secrets = \"acme=" + NEW + ",acme=" + OLD + ",b=" + secret(3) + "\", allow = \"127.0.0.1/32, ::1/128\","
             + " allow-unsigned = \"true\"");
     assertThat(env.secrets().tenants()).containsExactly("acme", "b");
     assertThat(env.allowUnsigned()).isTrue();
     assertThat(env.targets().refusal(java.net.InetAddress.getByName("::1"))).isNull();
-    WebhookDispatcher.Settings lists = settings("secrets = [\"acme=" + NEW + "\"], allow = [\"10.0.0.0/8\", hooks.internal]");
+    WebhookSettings lists = settings("secrets = [\"acme=" + NEW + "\"], allow = [\"10.0.0.0/8\", hooks.internal]");
     assertThat(lists.secrets().has("acme")).isTrue();
     assertThat(lists.targets().allowsName("hooks.internal")).isTrue();
-    WebhookDispatcher.Settings defaults = settings("");
+    WebhookSettings defaults = settings("");
     assertThat(defaults.secrets().tenants()).isEmpty();
     assertThat(defaults.allowUnsigned()).isFalse();
     assertThat(defaults.targets().refusal(java.net.InetAddress.getByName("127.0.0.1"))).isNotNull();
@@ -146,7 +146,7 @@ class WebhookSecretsTest {
 
   @Test
   void submitIsToldWhyACallbackUrlCannotTakeWebhooks() {
-    WebhookDispatcher.Settings s = settings("secrets = \"acme=" + NEW + "\", allow = \"10.9.0.0/16\"");
+    WebhookSettings s = settings("secrets = \"acme=" + NEW + "\", allow = \"10.9.0.0/16\"");
     assertThat(s.submitProblem("acme", "https://example.com/hooks?token=1")).isNull();
     assertThat(s.submitProblem("acme", null)).isNull();
     assertThat(s.submitProblem("acme", "https://10.9.1.1/hook")).as("allowed").isNull();
@@ -165,8 +165,8 @@ class WebhookSecretsTest {
   }
 
   /** {@code reelay.webhooks} of {@code hocon} over the reference defaults. */
-  static WebhookDispatcher.Settings settings(String hocon) {
+  static WebhookSettings settings(String hocon) {
     Config c = ConfigFactory.parseString(hocon).withFallback(ConfigFactory.defaultReference().getConfig("reelay.webhooks"));
-    return WebhookDispatcher.Settings.from(c);
+    return WebhookSettings.from(c);
   }
 }

@@ -51,7 +51,7 @@ public final class EventPublisher implements AutoCloseable {
 
   private final KafkaProducer<String, byte[]> producer;
   private final Topics topics;
-  // the last seq published per unfinished request (by requestKey), so whoever ends a request after
+  // the last seq published per unfinished request (by Topics.requestKey), so whoever ends a request after
   // a crash continues its sequence
   private final ConcurrentHashMap<String, Long> lastSeq = new ConcurrentHashMap<>();
 
@@ -116,7 +116,7 @@ public final class EventPublisher implements AutoCloseable {
    * the request's status sees).
    */
   public CompletionStage<Void> publish(Event e, String callbackUrl) {
-    String key = requestKey(e.tenant(), e.requestId());
+    String key = Topics.requestKey(e.tenant(), e.requestId());
     if (e.isTerminal()) {
       lastSeq.remove(key);
     } else {
@@ -153,11 +153,6 @@ public final class EventPublisher implements AutoCloseable {
     return tenant + "/" + sessionKey;
   }
 
-  /** The key of a request's records on {@code events} and {@code completions} ({@link Topics#requestKey}). */
-  public static String requestKey(String tenant, String requestId) {
-    return Topics.requestKey(tenant, requestId);
-  }
-
   /** Waits until everything sent so far is acknowledged (before a partition is handed over). */
   public void flush() {
     try {
@@ -171,7 +166,7 @@ public final class EventPublisher implements AutoCloseable {
 
   /** The seq that follows the last one published for a tenant's unfinished request (1 if none). */
   public long nextSeq(String tenant, String requestId) {
-    return lastSeq.getOrDefault(requestKey(tenant, requestId), 0L) + 1;
+    return lastSeq.getOrDefault(Topics.requestKey(tenant, requestId), 0L) + 1;
   }
 
   /**

@@ -9,6 +9,7 @@ import io.reelay.protocol.Event.Result;
 import io.reelay.protocol.Phase;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
+import io.reelay.protocol.Topics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
@@ -208,7 +209,7 @@ final class RequestEvents {
     if (!e.isTerminal()) {
       return out.publish(e, callbackUrl);
     }
-    String key = EventPublisher.requestKey(e.tenant(), e.requestId());
+    String key = Topics.requestKey(e.tenant(), e.requestId());
     pendingTerminals.put(key, e);
     return out.untilTaken("terminal event " + e.seq() + " of " + e.requestId(), () -> out.publish(e, callbackUrl), giveUpAfter)
         .whenComplete((ok, err) -> pendingTerminals.remove(key, e));

@@ -1,37 +1,27 @@
 package io.reelay.worker;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.reelay.nemo.FailurePolicy;
 import io.reelay.nemo.NemoClient;
 import io.reelay.nemo.NemoSettings;
 import io.reelay.protocol.Action;
-import io.reelay.protocol.Json;
-import io.reelay.protocol.JsonProblems;
 import io.reelay.protocol.Request;
-import io.reelay.protocol.RequestValidation;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.Tag;
-import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -64,7 +54,7 @@ import org.slf4j.LoggerFactory;
 /**
  * One worker: a member of the workers' consumer group. Each assigned partition of {@code requests}
  * is a sub-stream of its own (partitioned source): parse, wait for capacity, hand the request to its
- * session, commit its offset once it is finished. Bad records never block a partition: they go to
+ * session, commit its offset once it is finished. Bad records never block a partition ({@link RecordIntake}): they go to
  * the DLQ with a REJECTED event.
  *
  * <p>Hand-over (see {@link Handover}): when a partition is revoked or lost, its sessions write their
@@ -75,12 +65,10 @@ public final class Worker {
 
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
-  // DLQ copies of oversize records are cut to this (they are evidence, not work)
-  private static final int DLQ_MAX_BYTES = 512 * 1024;
 
   private final ActorSystem<?> system;
   private final EventPublisher events;
-  private final RequestEvents requestEvents;
+  private final RecordIntake intake;
   private final SnapshotStore snapshots;
   private final ActorRef<SessionRegistry.Command> sessions;
   private final ConsumerSettings<String, byte[]> consumerSettings;
@@ -108,13 +96,7 @@ public final class Worker {
   // the group gave this consumer its partitions (possibly none) and their snapshots are read
   private volatile boolean joined;
   private final PrometheusMeterRegistry meters;
-  private volatile KafkaClientMetrics consumerMetrics;
-  private static final Duration KAFKA_METRICS_REFRESH = Duration.ofSeconds(5);
-  private final ScheduledExecutorService metricsRefresh = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "reelay-kafka-metrics");
-    t.setDaemon(true);
-    return t;
-  });
+  private final MeasuredConsumers consumers;
   private volatile ServerBinding http;
 
   private Worker(ActorSystem<?> system, WorkerSettings settings, NemoClient client) {
@@ -122,14 +104,15 @@ public final class Worker {
     this.settings = settings;
     StateCipher cipher = settings.stateCipher(); // fails fast without a key outside dev mode
     Map<String, String> producer = new HashMap<>(settings.producerProperties());
-    producer.putIfAbsent("max.request.size", Long.toString(Math.max(1 << 20, 2L * DLQ_MAX_BYTES)));
+    producer.putIfAbsent("max.request.size", Long.toString(Math.max(1 << 20, 2L * RecordIntake.DLQ_MAX_BYTES)));
     this.meters = WorkerMetrics.registry(system);
     this.events = new EventPublisher(settings.bootstrapServers(), settings.topics(), producer, meters);
-    this.requestEvents = new RequestEvents(events);
+    this.intake = new RecordIntake(settings, events, new RequestEvents(events), meters);
     this.snapshots = new SnapshotStore(settings.bootstrapServers(), settings.topics());
     this.capacity = new Capacity(settings.maxActiveRequests());
     String id = UUID.randomUUID().toString().substring(0, 8);
     this.clientId = "reelay-worker-" + id;
+    this.consumers = new MeasuredConsumers(meters, clientId);
     this.sessions = system.systemActorOf(
         SessionRegistry.create(settings, client, events, cipher), "sessions-" + id, Props.empty());
 
@@ -142,7 +125,7 @@ public final class Worker {
             .withProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false")
             .withStopTimeout(Duration.ZERO)
             // the Kafka client's own metrics (lag per partition, fetch rates) in /metrics
-            .withConsumerFactory(this::measuredConsumer);
+            .withConsumerFactory(consumers::create);
     Gauge.builder("reelay_worker_requests_in_hand", capacity, Capacity::inUse)
         .description("requests this worker holds (running or queued in a session) and records waiting for room")
         .tag("worker", clientId)
@@ -152,19 +135,6 @@ public final class Worker {
             .withMaxBatch(settings.commitMaxBatch())
             .withMaxInterval(settings.commitMaxInterval());
     this.control = consume();
-  }
-
-  private org.apache.kafka.clients.consumer.Consumer<String, byte[]> measuredConsumer(ConsumerSettings<String, byte[]> s) {
-    KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(s.getProperties(), new StringDeserializer(), new ByteArrayDeserializer());
-    KafkaClientMetrics before = consumerMetrics;
-    if (before != null) {
-      before.close(); // the consumer before a restart of the request source
-    }
-    // refreshed often, so a newly assigned partition's lag shows within seconds
-    KafkaClientMetrics m = new KafkaClientMetrics(c, List.of(Tag.of("worker", clientId)), metricsRefresh, KAFKA_METRICS_REFRESH);
-    m.bindTo(meters);
-    consumerMetrics = m;
-    return c;
   }
 
   /** What {@code /readyz} waits for, or null when this worker is ready. */
@@ -245,27 +215,11 @@ public final class Worker {
 
   private static final int MAX_PARTITIONS = 10_000;
 
-  /** Why a record is not a request the worker will run, and what its sender can do about it. */
-  private record Rejection(String reason, String code, String hint) {
-    static final String FIX = "Fix the request and send it again under a new requestId";
-
-    Rejection(String reason) {
-      this(reason, "INVALID_REQUEST", FIX);
-    }
-  }
-
   /** A record on its way through a partition's stream, with the partition's epoch when it was read. */
-  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection, long epoch) {
-    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, Rejection rejection) {
-      this(msg, request, rejection, -1);
-    }
-
-    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, String reason) {
-      this(msg, null, new Rejection(reason));
-    }
-
-    InHand readIn(long epoch) {
-      return new InHand(msg, request, rejection, epoch);
+  private record InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, Request request, RecordIntake.Rejection rejection,
+      long epoch) {
+    InHand(ConsumerMessage.CommittableMessage<String, byte[]> msg, RecordIntake.Parsed parsed, long epoch) {
+      this(msg, parsed.request(), parsed.rejection(), epoch);
     }
 
     boolean needsCapacity() {
@@ -285,7 +239,7 @@ public final class Worker {
     return records
         .map(msg -> {
           long readIn = epoch.get();
-          return parse(msg).readIn(readIn);
+          return new InHand(msg, intake.parse(msg.record()), readIn);
         })
         .mapAsync(1, r -> r.needsCapacity() ? capacity.acquire().thenApply(x -> r) : CompletableFuture.completedFuture(r))
         .mapAsync(settings.maxActiveRequests(), r -> {
@@ -360,11 +314,7 @@ public final class Worker {
                 if (http != null) {
                   http.unbind();
                 }
-                KafkaClientMetrics m = consumerMetrics;
-                if (m != null) {
-                  m.close();
-                }
-                metricsRefresh.shutdownNow();
+                consumers.close();
                 return Done.getInstance();
               });
     }
@@ -484,45 +434,14 @@ public final class Worker {
     }
   }
 
-  private InHand parse(ConsumerMessage.CommittableMessage<String, byte[]> msg) {
-    ConsumerRecord<String, byte[]> rec = msg.record();
-    if (rec.value() == null || rec.value().length == 0) {
-      return new InHand(msg, "empty record: no value (a request is a JSON object)");
-    }
-    if (rec.value().length > settings.maxRecordBytes()) {
-      return new InHand(msg, "record is " + rec.value().length + " bytes, over the limit of "
-          + settings.maxRecordBytes() + " (reelay.worker.max-record-bytes)");
-    }
-    Request request;
-    try {
-      request = Json.read(rec.value(), Request.class);
-    } catch (RuntimeException e) {
-      return new InHand(msg, "not a valid request: " + JsonProblems.describe(e));
-    }
-    if (request == null) {
-      return new InHand(msg, "empty record");
-    }
-    List<String> problems = RequestValidation.problems(request);
-    if (!problems.isEmpty()) {
-      return new InHand(msg, String.join("; ", problems));
-    }
-    UploadCheck.Refused r = request.effectiveAction() != Action.UPLOAD ? null
-        : UploadCheck.refusal(request.upload(), request.tenantOrDefault(), settings.mediaDir(), settings.maxUploadBytes());
-    if (r != null) {
-      // refused before it takes a slot or a backend call (the session checks again when it uploads)
-      return new InHand(msg, null, new Rejection("upload refused: " + r.reason(), r.code(), r.hint()));
-    }
-    return new InHand(msg, request, null);
-  }
-
   private CompletionStage<SessionRegistry.Outcome> handle(InHand r) {
     ConsumerRecord<String, byte[]> rec = r.msg().record();
     if (r.rejection() != null) {
-      return reject(rec, r.rejection())
+      return intake.reject(rec, r.rejection())
           .thenApply(d -> SessionRegistry.Outcome.FINISHED)
           .exceptionally(e -> {
             // not committed (nothing behind it is either); read again after the restart
-            restartRequests("partition " + rec.topic() + "-" + rec.partition() + " is stuck: " + rootCause(e).getMessage());
+            restartRequests("partition " + rec.topic() + "-" + rec.partition() + " is stuck: " + FailurePolicy.unwrap(e).getMessage());
             return SessionRegistry.Outcome.RELEASED;
           });
     }
@@ -538,57 +457,6 @@ public final class Worker {
               log.error("request {} did not finish within {}: {}", request.requestId(), timeout, e.toString());
               return SessionRegistry.Outcome.RELEASED;
             });
-  }
-
-  /** Dead-letters the record and, if its requestId can be read, tells its sender why (REJECTED). */
-  private CompletionStage<Done> reject(ConsumerRecord<String, byte[]> rec, Rejection why) {
-    String reason = why.reason();
-    Counter.builder("reelay_worker_dead_letters")
-        .description("records dead-lettered, by why (code: INVALID_REQUEST or an upload refusal)")
-        .tag("reason", why.code())
-        .register(meters)
-        .increment();
-    log.warn("rejected record {}-{}@{}: {}", rec.topic(), rec.partition(), rec.offset(), reason);
-    // retried until Kafka takes it: the record is committed only then, so a dead letter is never
-    // lost; after stuck-restart-after of refusals, the request source restarts
-    Duration giveUp = settings.stuckRestartAfter();
-    CompletionStage<Void> dlq = events.untilTaken("dead letter of " + rec.topic() + "-" + rec.partition() + "@" + rec.offset(),
-        () -> events.deadLetter(rec, reason, DLQ_MAX_BYTES), giveUp);
-    JsonNode node = readTree(rec.value());
-    String requestId = text(node, "requestId");
-    if (requestId == null) {
-      return dlq.thenApply(v -> Done.getInstance());
-    }
-    String sessionKey = text(node, "sessionKey") != null ? text(node, "sessionKey") : rec.key();
-    String tenant = text(node, "tenant") != null ? text(node, "tenant") : Request.DEFAULT_TENANT;
-    // REJECTED once the dead letter is safe: a restart for a refused dead letter does not repeat it
-    return dlq.thenCompose(v -> requestEvents.rejected(requestId, sessionKey, tenant, reason, why.code(), why.hint(), giveUp))
-        .thenApply(v -> Done.getInstance());
-  }
-
-  private static Throwable rootCause(Throwable e) {
-    Throwable t = e;
-    while ((t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)
-        && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
-  }
-
-  private static JsonNode readTree(byte[] bytes) {
-    try {
-      return bytes == null ? null : Json.mapper().readTree(bytes);
-    } catch (Exception e) {
-      return null;
-    }
-  }
-
-  private static String text(JsonNode n, String field) {
-    if (n == null || !n.isObject() || !n.path(field).isTextual()) {
-      return null;
-    }
-    String s = n.get(field).asText();
-    return s.isBlank() || s.length() > 128 ? null : s;
   }
 
   /** {@code reelay worker}: one worker process configured by config + environment. */
