@@ -1,6 +1,7 @@
 package io.reelay.cli;
 
 import com.typesafe.config.ConfigFactory;
+import java.util.Map;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,6 +35,10 @@ public final class Main implements Runnable {
   /** Lets {@code CONFIG_FORCE_<path>} environment variables set any key (see docs/configuration.md). */
   static final String OVERRIDE_WITH_ENV = "config.override_with_env_vars";
 
+  /** The commands that run parts of the service, and the service name their spans carry (OTEL_SERVICE_NAME wins). */
+  private static final Map<String, String> TRACED = Map.of(
+      "worker", "reelay-worker", "status-server", "reelay-status", "up", "reelay", "demo", "reelay");
+
   public static void main(String[] args) {
     // before the first ConfigFactory.load() of any part (it caches what it loaded); an explicit
     // -Dconfig.override_with_env_vars=false is kept
@@ -41,6 +46,15 @@ public final class Main implements Runnable {
       System.setProperty(OVERRIDE_WITH_ENV, "true");
     }
     ConfigFactory.invalidateCaches();
+    String role = args.length == 0 ? "" : args[0];
+    if (TRACED.containsKey(role)) {
+      try {
+        Telemetry.install(TRACED.get(role));
+      } catch (IllegalArgumentException e) {
+        System.err.println("reelay " + role + ": " + e.getMessage());
+        System.exit(2);
+      }
+    }
     int code =
         new CommandLine(new Main())
             .setCaseInsensitiveEnumValuesAllowed(true)

@@ -5,9 +5,16 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
 import io.reelay.nemo.FailurePolicy.Remedy;
 import io.reelay.nemo.NemoClient.RetryNotice;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.KafkaTracing;
 import java.net.URI;
 import java.time.Duration;
 import java.util.EnumMap;
@@ -44,6 +51,10 @@ import org.apache.pekko.stream.Materializer;
  * How {@link NemoClient} reaches the backend: the connection pool, the attribution headers on
  * every request, the per-host rate limit, the retry rows of {@link FailurePolicy}, and answers
  * unwrapped from either envelope. Failures come out as {@link NemoException}s.
+ *
+ * <p>Each attempt of a call is a CLIENT span, named after its endpoint ({@code nemo render-poll}),
+ * in the trace current where the call starts (a worker's session makes its request's current); a
+ * span carries the endpoint, the attempt and the backend's host, never a URL or a token.
  */
 final class NemoTransport {
 
@@ -55,7 +66,9 @@ final class NemoTransport {
   private final List<HttpHeader> attribution;
   private final LoggingAdapter log;
   private final RateLimiter limiter;
+  private final String host; // of the backend, for the spans
   private final Consumer<RetryNotice> onRetry;
+  private final Tracer tracer;
   private final MeterRegistry meters;
   private final AtomicInteger openStreams;
 
@@ -89,9 +102,11 @@ final class NemoTransport {
             RawHeader.create("X-Skill-Source", settings.skillSource()),
             RawHeader.create("X-Skill-Version", settings.skillVersion()),
             RawHeader.create("X-Skill-Platform", settings.skillPlatform()));
+    this.host = hostOf(settings.baseUrl()).replaceFirst(":-?\\d+$", "");
     this.limiter =
         RateLimiter.forHost(this.system, hostOf(settings.baseUrl()), settings.callsPerSecond(), settings.callsBurst());
     this.onRetry = n -> {};
+    this.tracer = KafkaTracing.tracer();
   }
 
   private NemoTransport(NemoTransport base, Consumer<RetryNotice> onRetry) {
@@ -103,7 +118,9 @@ final class NemoTransport {
     this.pool = base.pool;
     this.attribution = base.attribution;
     this.limiter = base.limiter;
+    this.host = base.host;
     this.onRetry = onRetry;
+    this.tracer = base.tracer;
     this.meters = base.meters;
     this.openStreams = base.openStreams;
   }
@@ -178,20 +195,36 @@ final class NemoTransport {
    * everything else fails at once.
    */
   <T> CompletionStage<T> retrying(String what, Supplier<CompletionStage<T>> call) {
-    return attempt(what, call, new EnumMap<>(Remedy.class), Duration.ZERO, false);
+    return attempt(what, call, new EnumMap<>(Remedy.class), Duration.ZERO, false, Context.current());
   }
 
   /** Runs a call that must not be repeated once it may have reached the backend: only refusals (429, 503) are retried. */
   <T> CompletionStage<T> retryingRefusals(String what, Supplier<CompletionStage<T>> call) {
-    return attempt(what, call, new EnumMap<>(Remedy.class), Duration.ZERO, true);
+    return attempt(what, call, new EnumMap<>(Remedy.class), Duration.ZERO, true, Context.current());
   }
 
-  private <T> CompletionStage<T> attempt(
-      String what, Supplier<CompletionStage<T>> call, Map<Remedy, Integer> attempts, Duration waited, boolean refusalsOnly) {
+  private <T> CompletionStage<T> attempt(String what, Supplier<CompletionStage<T>> call, Map<Remedy, Integer> attempts,
+      Duration waited, boolean refusalsOnly, Context parent) {
     long start = System.nanoTime();
-    return call.get()
+    Span span = tracer.spanBuilder("nemo " + what)
+        .setSpanKind(SpanKind.CLIENT)
+        .setParent(parent)
+        .setAttribute("reelay.backend.endpoint", what)
+        .setAttribute("reelay.backend.attempt", 1 + attempts.values().stream().mapToInt(Integer::intValue).sum())
+        .setAttribute("server.address", host)
+        .startSpan();
+    CompletionStage<T> called;
+    try (Scope ignored = parent.with(span).makeCurrent()) {
+      called = call.get();
+    } catch (RuntimeException e) {
+      span.setStatus(StatusCode.ERROR, e.getClass().getSimpleName());
+      span.end();
+      throw e;
+    }
+    return called
         .handle((ok, err) -> {
           if (err == null) {
+            span.end();
             called(what, "ok", start);
             if (limiter != null) {
               limiter.succeeded();
@@ -200,6 +233,9 @@ final class NemoTransport {
           }
           Throwable cause = FailurePolicy.unwrap(err);
           String failed = cause instanceof NemoException n ? n.code() : cause.getClass().getSimpleName();
+          span.setAttribute("error.type", failed);
+          span.setStatus(StatusCode.ERROR, failed);
+          span.end();
           called(what, "error", start);
           Counter.builder("reelay_backend_errors").description("backend calls that failed, by endpoint and code")
               .tag("endpoint", what).tag("code", failed).register(meters).increment();
@@ -218,7 +254,7 @@ final class NemoTransport {
           log.info("{} failed ({}), retry {} in {} ms", what, code, attempt, wait.toMillis());
           onRetry.accept(new RetryNotice(what, attempt, wait, code, remedy == Remedy.WAIT ? FailurePolicy.refusalReason(cause) : null));
           Duration total = remedy == Remedy.WAIT ? waited.plus(wait) : waited;
-          return Patterns.after(wait, system.scheduler(), system.dispatcher(), () -> attempt(what, call, attempts, total, refusalsOnly));
+          return Patterns.after(wait, system.scheduler(), system.dispatcher(), () -> attempt(what, call, attempts, total, refusalsOnly, parent));
         })
         .thenCompose(x -> x);
   }

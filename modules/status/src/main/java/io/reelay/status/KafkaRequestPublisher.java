@@ -1,7 +1,9 @@
 package io.reelay.status;
 
+import io.opentelemetry.context.Context;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.KafkaTracing;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.Topics;
 import java.time.Duration;
@@ -52,13 +54,20 @@ final class KafkaRequestPublisher implements RequestPublisher {
   }
 
   @Override
-  public CompletionStage<Void> publish(Request request) {
+  public CompletionStage<Void> publish(Request request, Context trace) {
     Event submitted = Event.submitted(request, Instant.now());
-    return send(new ProducerRecord<>(topic, request.sessionKey(), Json.bytes(request)))
+    return send(new ProducerRecord<>(topic, request.sessionKey(), Json.bytes(request)), request, trace)
         .thenCompose(v -> send(new ProducerRecord<>(eventsTopic, Topics.requestKey(request.tenant(), request.requestId()),
-            Json.bytes(submitted))))
+            Json.bytes(submitted)), request, trace))
         .toCompletableFuture()
         .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** Sends {@code record} in a PRODUCER span of {@code trace}, whose context the record carries. */
+  private CompletionStage<Void> send(ProducerRecord<String, byte[]> record, Request request, Context trace) {
+    Context span = KafkaTracing.producer(trace, record.topic(), request.requestId());
+    KafkaTracing.inject(span, record.headers());
+    return KafkaTracing.end(span, send(record));
   }
 
   private CompletionStage<Void> send(ProducerRecord<String, byte[]> record) {

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Context;
 import io.reelay.protocol.Action;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
@@ -69,16 +71,18 @@ final class RequestRoutes extends AllDirectives {
             () ->
                 concat(
                     get(() -> listing(tenant)),
-                    post(() -> submitting(tenant, () -> optionalHeaderValueByName("Idempotency-Key", key ->
-                        withSizeLimit(limits.settings().maxBodyBytes(), () ->
-                            entity(Unmarshaller.entityToString(), body -> submit(tenant, key, body)))))))),
+                    post(() -> ServerSpans.traced("/v1/requests", tenant, trace ->
+                        submitting(tenant, () -> optionalHeaderValueByName("Idempotency-Key", key ->
+                            withSizeLimit(limits.settings().maxBodyBytes(), () ->
+                                entity(Unmarshaller.entityToString(), body -> submit(tenant, key, body, trace))))))))),
         pathPrefix(
             PathMatchers.segment(),
             id ->
                 concat(
                     pathEnd(() -> get(() -> status(tenant, id))),
                     path("events", () -> get(() -> optionalHeaderValueByName("Last-Event-ID", last -> events(tenant, id, last)))),
-                    path("cancel", () -> post(() -> submitting(tenant, () -> cancel(tenant, id)))))));
+                    path("cancel", () -> post(() -> ServerSpans.traced("/v1/requests/{requestId}/cancel", tenant, trace ->
+                        submitting(tenant, () -> cancel(tenant, id, trace))))))));
   }
 
   /** {@code inner}, if {@code tenant} has a submit token left; otherwise 429 with when the next one comes. */
@@ -159,7 +163,7 @@ final class RequestRoutes extends AllDirectives {
    * body) answers the same {@code requestId} again and publishes nothing; another body under a
    * known key is 422.
    */
-  private Route submit(String tenant, Optional<String> idempotencyKey, String body) {
+  private Route submit(String tenant, Optional<String> idempotencyKey, String body, Context trace) {
     String key = idempotencyKey.orElse(null);
     String keyProblem = key == null ? null : IdempotencyKeys.problem(key);
     if (keyProblem != null) {
@@ -173,9 +177,9 @@ final class RequestRoutes extends AllDirectives {
       throw ApiErrors.badRequest(hook);
     }
     if (key == null) {
-      return publish(request, Map.of("requestId", request.requestId()));
+      return publish(request, Map.of("requestId", request.requestId()), trace);
     }
-    IdempotencyKeys.Claim claim = idempotencyKeys.claim(tenant, key, fingerprint, request, this::submit);
+    IdempotencyKeys.Claim claim = idempotencyKeys.claim(tenant, key, fingerprint, request, r -> submit(r, trace));
     if (claim.conflict()) {
       return complete(ApiErrors.response(StatusCodes.UNPROCESSABLE_CONTENT, "IDEMPOTENCY_KEY_REUSED",
           "this Idempotency-Key was used with another body; use a new key for a new request"));
@@ -183,7 +187,7 @@ final class RequestRoutes extends AllDirectives {
     return answer(claim.published(), Map.of("requestId", claim.requestId()), claim.replayed());
   }
 
-  private Route cancel(String tenant, String id) {
+  private Route cancel(String tenant, String id, Context trace) {
     Optional<StatusView.RequestStatus> target = view.status(tenant, id);
     if (target.isEmpty()) {
       return complete(unknown(id));
@@ -196,19 +200,20 @@ final class RequestRoutes extends AllDirectives {
     if (!problems.isEmpty()) {
       return complete(ApiErrors.response(StatusCodes.CONFLICT, "CONFLICT", "cannot cancel " + id + ": " + String.join("; ", problems)));
     }
-    return publish(cancel, Map.of("requestId", cancel.requestId(), "cancels", id));
+    return publish(cancel, Map.of("requestId", cancel.requestId(), "cancels", id), trace);
   }
 
-  private Route publish(Request request, Map<String, String> answer) {
-    return answer(submit(request), answer, false);
+  private Route publish(Request request, Map<String, String> answer, Context trace) {
+    return answer(submit(request, trace), answer, false);
   }
 
   /**
    * Publishes {@code request} (and its SUBMITTED event, for every status instance); once Kafka took
    * them this instance shows it at once, so a GET or /events right after the 202 finds it.
    */
-  private CompletionStage<Void> submit(Request request) {
-    return publisher.publish(request).thenRun(() -> view.apply(Event.submitted(request, Instant.now()), Instant.now()));
+  private CompletionStage<Void> submit(Request request, Context trace) {
+    Span.fromContext(trace).setAttribute("reelay.request_id", request.requestId());
+    return publisher.publish(request, trace).thenRun(() -> view.apply(Event.submitted(request, Instant.now()), Instant.now()));
   }
 
   /** 202 with {@code answer} once published; 503 with it (and Retry-After) when Kafka did not acknowledge in time. */

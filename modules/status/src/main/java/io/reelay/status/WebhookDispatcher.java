@@ -4,7 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.KafkaTracing;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestValidation;
 import io.reelay.protocol.Topics;
@@ -13,6 +18,8 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -28,6 +35,7 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.http.javadsl.ClientTransport;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpMethods;
 import org.apache.pekko.http.javadsl.model.HttpRequest;
 import org.apache.pekko.http.javadsl.model.Uri;
@@ -187,8 +195,8 @@ public final class WebhookDispatcher {
   /** What the event says about itself: whose it is and which one. */
   private record EventKey(String tenant, String requestId, long seq) {}
 
-  /** One webhook: where, whose, its id and the request every attempt starts from. */
-  private record Webhook(Target target, EventKey event, String id, HttpRequest base, byte[] body) {}
+  /** One webhook: where, whose, its id, the request every attempt starts from, and the request's trace. */
+  private record Webhook(Target target, EventKey event, String id, HttpRequest base, byte[] body, Context trace) {}
 
   /** Delivers or gives up; never fails (a failed stage would stop the stream and re-read the record forever). */
   private CompletionStage<Done> deliver(ConsumerRecord<String, byte[]> record) {
@@ -224,7 +232,8 @@ public final class WebhookDispatcher {
           .withEntity(ContentTypes.APPLICATION_JSON, record.value())
           .addHeader(RawHeader.create("webhook-id", id))
           .addHeader(RawHeader.create("User-Agent", "reelay-webhooks/1"));
-      return attempt(new Webhook(target, event, id, base, record.value()), 1).exceptionally(t -> {
+      Webhook webhook = new Webhook(target, event, id, base, record.value(), KafkaTracing.extract(record.headers()));
+      return attempt(webhook, 1).exceptionally(t -> {
         log.warn("webhook of {} given up: {}", event.requestId(), unwrap(t).getClass().getSimpleName());
         outcome("given_up");
         return Done.getInstance();
@@ -304,10 +313,24 @@ public final class WebhookDispatcher {
         .tag("outcome", outcome).register(meters).increment();
   }
 
-  /** One POST, stamped and signed now: its status code, or a failure after {@code timeout}. */
+  /**
+   * One POST, stamped and signed now: its status code, or a failure after {@code timeout}. A CLIENT
+   * span in the request's trace (the host, never the URL, whose query may hold a receiver's secret),
+   * whose {@code traceparent} the receiver gets.
+   */
   private CompletionStage<Integer> post(Webhook w) {
     long now = Instant.now().getEpochSecond();
+    Span span = KafkaTracing.tracer().spanBuilder("webhook POST")
+        .setSpanKind(SpanKind.CLIENT)
+        .setParent(w.trace())
+        .setAttribute("http.request.method", "POST")
+        .setAttribute("server.address", w.target().host())
+        .setAttribute("reelay.request_id", w.event().requestId())
+        .startSpan();
     HttpRequest req = w.base().addHeader(RawHeader.create("webhook-timestamp", Long.toString(now)));
+    List<HttpHeader> trace = new ArrayList<>();
+    KafkaTracing.propagator().inject(w.trace().with(span), trace, (carrier, k, v) -> carrier.add(RawHeader.create(k, v)));
+    req = req.addHeaders(trace);
     String signature = settings.secrets().signature(w.event().tenant(), w.id(), now, w.body());
     if (signature != null) {
       req = req.addHeader(RawHeader.create("webhook-signature", signature));
@@ -318,7 +341,16 @@ public final class WebhookDispatcher {
           return r.status().intValue();
         })
         .toCompletableFuture()
-        .orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS);
+        .orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS)
+        .whenComplete((code, err) -> {
+          if (code != null) {
+            span.setAttribute("http.response.status_code", code);
+          }
+          if (err != null || code >= 300) {
+            span.setStatus(StatusCode.ERROR, err != null ? unwrap(err).getClass().getSimpleName() : "HTTP " + code);
+          }
+          span.end();
+        });
   }
 
   /** {@code url} fit for a log: no query or fragment, no user info, printable, bounded. */

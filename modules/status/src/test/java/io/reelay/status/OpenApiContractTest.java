@@ -13,6 +13,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
 import io.reelay.protocol.Phase;
+import io.opentelemetry.context.Context;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestState;
 import io.reelay.protocol.Schemas;
@@ -73,12 +74,12 @@ class OpenApiContractTest {
   /** The recording publisher, except for sessions that make Kafka time out, refuse or never answer. */
   static final RequestPublisher publisher = new RequestPublisher() {
     @Override
-    public CompletionStage<Void> publish(Request r) {
+    public CompletionStage<Void> publish(Request r, Context trace) {
       return switch (r.sessionKey()) {
         case "kafka-down" -> CompletableFuture.failedFuture(new TimeoutException("no acknowledgement"));
         case "kafka-broken" -> CompletableFuture.failedFuture(new IllegalStateException("refused"));
         case "kafka-silent" -> new CompletableFuture<>();
-        default -> recorded.publish(r);
+        default -> recorded.publish(r, trace);
       };
     }
 

@@ -1,5 +1,6 @@
 package io.reelay.status;
 
+import io.opentelemetry.context.Context;
 import io.reelay.protocol.Request;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -12,7 +13,7 @@ final class RecordingPublisher implements RequestPublisher {
   final List<Request> published = new CopyOnWriteArrayList<>();
 
   @Override
-  public CompletionStage<Void> publish(Request request) {
+  public CompletionStage<Void> publish(Request request, Context trace) {
     published.add(request);
     return CompletableFuture.completedFuture(null);
   }

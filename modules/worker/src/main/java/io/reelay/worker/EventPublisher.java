@@ -4,8 +4,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Metrics;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.opentelemetry.context.Context;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.Json;
+import io.reelay.protocol.KafkaTracing;
 import io.reelay.protocol.SessionSnapshot;
 import io.reelay.protocol.Topics;
 import java.nio.charset.StandardCharsets;
@@ -107,15 +109,16 @@ public final class EventPublisher implements AutoCloseable {
 
   /** Publishes a status event; a terminal one also goes to {@code completions}. */
   public CompletionStage<Void> publish(Event e) {
-    return publish(e, null);
+    return publish(e, null, Context.current());
   }
 
   /**
    * The same, for a request sent with a {@code callbackUrl}: its completions record carries the URL
    * in a header, where the webhook dispatcher finds it (never in the event, which anyone reading
-   * the request's status sees).
+   * the request's status sees). Sent in a PRODUCER span of {@code trace} (the request's), whose
+   * {@code traceparent} both records carry.
    */
-  public CompletionStage<Void> publish(Event e, String callbackUrl) {
+  public CompletionStage<Void> publish(Event e, String callbackUrl, Context trace) {
     String key = Topics.requestKey(e.tenant(), e.requestId());
     if (e.isTerminal()) {
       lastSeq.remove(key);
@@ -123,16 +126,20 @@ public final class EventPublisher implements AutoCloseable {
       lastSeq.merge(key, e.seq(), Math::max);
     }
     byte[] json = Json.bytes(e);
-    CompletionStage<Void> sent = send(new ProducerRecord<>(topics.events(), key, json));
+    Context span = KafkaTracing.producer(trace, topics.events(), e.requestId());
+    ProducerRecord<String, byte[]> event = new ProducerRecord<>(topics.events(), key, json);
+    KafkaTracing.inject(span, event.headers());
+    CompletionStage<Void> sent = send(event);
     if (e.isTerminal()) {
       ProducerRecord<String, byte[]> record = new ProducerRecord<>(topics.completions(), key, json);
+      KafkaTracing.inject(span, record.headers());
       if (callbackUrl != null && !callbackUrl.isBlank()) {
         record.headers().add(Topics.CALLBACK_URL_HEADER, callbackUrl.getBytes(StandardCharsets.UTF_8));
       }
       CompletionStage<Void> completion = send(record);
-      return sent.thenCombine(completion, (a, b) -> null);
+      sent = sent.thenCombine(completion, (x, y) -> null);
     }
-    return sent;
+    return KafkaTracing.end(span, sent);
   }
 
   /**

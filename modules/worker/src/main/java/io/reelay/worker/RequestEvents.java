@@ -1,6 +1,7 @@
 package io.reelay.worker;
 
 import io.micrometer.core.instrument.Counter;
+import io.opentelemetry.context.Context;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.reelay.nemo.NemoClient;
 import io.reelay.protocol.Event;
@@ -62,7 +63,7 @@ final class RequestEvents {
       Duration giveUpAfter) {
     ended(tenant, "unknown", RequestState.REJECTED);
     return send(event(requestId, sessionKey, tenant, 1, RequestState.REJECTED, Phase.DONE, "Rejected: " + reason, null, null,
-        new ErrorInfo(code, reason, false, hint)), null, giveUpAfter);
+        new ErrorInfo(code, reason, false, hint)), null, giveUpAfter, Context.current());
   }
 
   /**
@@ -73,37 +74,38 @@ final class RequestEvents {
   long queued(Request r, boolean replayed, int ahead) {
     long seq = replayed ? 2 : 1;
     send(r, seq, RequestState.QUEUED, Phase.QUEUED,
-        ahead == 0 ? "Accepted" : "Queued behind " + ahead + " request(s) of this session", null, null, null);
+        ahead == 0 ? "Accepted" : "Queued behind " + ahead + " request(s) of this session", null, null, null, Context.current());
     return seq + 1;
   }
 
   /** {@code r} was cancelled while it waited in its session's queue. */
   CompletionStage<Void> cancelledBeforeStart(Request r, long seq) {
-    return send(r, seq, RequestState.CANCELLED, Phase.DONE, "Cancelled before it started", null, null, null);
+    return send(r, seq, RequestState.CANCELLED, Phase.DONE, "Cancelled before it started", null, null, null, Context.current());
   }
 
   /** The one event of a {@code cancel} that stopped its target. */
   CompletionStage<Void> cancelDone(Request cancel) {
-    return send(cancel, 1, RequestState.COMPLETED, Phase.DONE, "Cancelled " + cancel.cancels(), null, null, null);
+    return send(cancel, 1, RequestState.COMPLETED, Phase.DONE, "Cancelled " + cancel.cancels(), null, null, null, Context.current());
   }
 
   /** The one event of a {@code cancel} whose target is not running or waiting ({@code why}: where it is instead). */
   CompletionStage<Void> notCancellable(Request cancel, String why) {
     String message = "Nothing to cancel: " + cancel.cancels() + " " + why;
     return send(cancel, 1, RequestState.FAILED, Phase.DONE, message, null, null,
-        new ErrorInfo("NOT_CANCELLABLE", message, false, CHECK_STATUS));
+        new ErrorInfo("NOT_CANCELLABLE", message, false, CHECK_STATUS), Context.current());
   }
 
   /** {@code r} is given up: its session kept crashing ({@code reason}). Its seq continues from {@code firstSeq} or above. */
   CompletionStage<Void> crashed(Request r, long firstSeq, String reason) {
     return send(r, resumeFrom(r, firstSeq), RequestState.FAILED, Phase.DONE, "Failed: " + reason, null, null,
         new ErrorInfo("SESSION_CRASHED", reason, true,
-            "It was not run again, to avoid paying twice; check the session state, then resubmit under a new requestId"));
+            "It was not run again, to avoid paying twice; check the session state, then resubmit under a new requestId"),
+        Context.current());
   }
 
   /** A recorded terminal event, published again, the same event with the same seq. */
   CompletionStage<Void> republish(Event terminal, String callbackUrl) {
-    return send(terminal, callbackUrl, null);
+    return send(terminal, callbackUrl, null, Context.current());
   }
 
   /** What a person reads when the client is about to retry a call. */
@@ -126,9 +128,13 @@ final class RequestEvents {
 
   // ------------------------------------------------------------------ a running request's
 
-  /** A running request's events, numbered. Confined to the session that runs it. */
+  /**
+   * A running request's events, numbered, in the trace current where it is made (the request's,
+   * in its session). Confined to the session that runs it.
+   */
   final class Sequence {
     private final Request request;
+    private final Context trace = Context.current();
     private long seq;
     private long reserved; // seqs below it may be used by this owner: the snapshot promises the next owner starts there
 
@@ -139,7 +145,7 @@ final class RequestEvents {
 
     /** Publishes the next (non-terminal) event. */
     void publish(RequestState state, Phase phase, String message, Double progress) {
-      send(request, seq++, state, phase, message, progress, null, null);
+      send(request, seq++, state, phase, message, progress, null, null, trace);
     }
 
     /** The terminal event, numbered, not yet published: the session records it first (see {@link SessionMemory#finished}). */
@@ -162,7 +168,7 @@ final class RequestEvents {
           })
           .thenCompose(x -> {
             ended(request.tenantOrDefault(), request.effectiveAction().wire(), terminal.state());
-            return send(terminal, request.callbackUrl(), null);
+            return send(terminal, request.callbackUrl(), null, trace);
           });
     }
 
@@ -181,11 +187,11 @@ final class RequestEvents {
   // ------------------------------------------------------------------ inside
 
   private CompletionStage<Void> send(Request r, long seq, RequestState state, Phase phase, String message, Double progress,
-      Result result, ErrorInfo error) {
+      Result result, ErrorInfo error, Context trace) {
     if (state.isTerminal()) {
       ended(r.tenantOrDefault(), r.effectiveAction().wire(), state);
     }
-    return send(event(r, seq, state, phase, message, progress, result, error), r.callbackUrl(), null);
+    return send(event(r, seq, state, phase, message, progress, result, error), r.callbackUrl(), null, trace);
   }
 
   /**
@@ -193,9 +199,9 @@ final class RequestEvents {
    * meanwhile): the stage completes only then, so whoever waits on it neither reports the request
    * finished nor lets its offset be committed before. It fails only when the publisher is closed
    * (the worker stops): the next owner finds the request in its session's snapshot; or once Kafka
-   * has refused it for {@code giveUpAfter}, when that is not null.
+   * has refused it for {@code giveUpAfter}, when that is not null. Its records carry {@code trace}.
    */
-  private CompletionStage<Void> send(Event e, String callbackUrl, Duration giveUpAfter) {
+  private CompletionStage<Void> send(Event e, String callbackUrl, Duration giveUpAfter, Context trace) {
     if (log.isDebugEnabled()) { // every event passes here
       MDC.put("requestId", e.requestId());
       MDC.put("sessionKey", e.sessionKey());
@@ -207,11 +213,11 @@ final class RequestEvents {
       }
     }
     if (!e.isTerminal()) {
-      return out.publish(e, callbackUrl);
+      return out.publish(e, callbackUrl, trace);
     }
     String key = Topics.requestKey(e.tenant(), e.requestId());
     pendingTerminals.put(key, e);
-    return out.untilTaken("terminal event " + e.seq() + " of " + e.requestId(), () -> out.publish(e, callbackUrl), giveUpAfter)
+    return out.untilTaken("terminal event " + e.seq() + " of " + e.requestId(), () -> out.publish(e, callbackUrl, trace), giveUpAfter)
         .whenComplete((ok, err) -> pendingTerminals.remove(key, e));
   }
 

@@ -1,5 +1,6 @@
 package io.reelay.worker;
 
+import io.opentelemetry.context.Context;
 import io.reelay.protocol.Event;
 import io.reelay.protocol.SessionSnapshot;
 import io.reelay.protocol.SessionSnapshot.InFlight;
@@ -39,8 +40,10 @@ final class SessionMemory {
   private final EventPublisher out;
   private SessionSnapshot last;
   private int partition;
-  // the request the registry handed to the session and has not heard finish (for the log's MDC)
+  // the request the registry handed to the session and has not heard finish (for the log's MDC),
+  // and the trace it is handled in
   private volatile String running;
+  private volatile Context trace = Context.root();
 
   /** A session's memory, from its {@code restored} snapshot (null for a new session). */
   SessionMemory(String sessionKey, String tenant, SessionSnapshot restored, int partition, EventPublisher out) {
@@ -65,8 +68,15 @@ final class SessionMemory {
     return running;
   }
 
-  void running(String requestId) {
+  /** The request in hand now ({@code requestId} null: none) and its trace. */
+  void running(String requestId, Context trace) {
     this.running = requestId;
+    this.trace = trace == null ? Context.root() : trace;
+  }
+
+  /** The trace of the request in hand, {@link Context#root()} when none: what the session's work belongs to. */
+  Context trace() {
+    return trace;
   }
 
   String tenant() {

@@ -1,5 +1,7 @@
 package io.reelay.worker;
 
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
 import io.reelay.nemo.NemoClient;
 import io.reelay.protocol.Action;
 import io.reelay.protocol.Event;
@@ -18,8 +20,10 @@ import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.BehaviorInterceptor;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -52,10 +56,15 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   /**
    * Where a request was read. {@code replayed}: a previous owner of the partition may have seen it.
    * {@code epoch}: the partition's hand-over epoch in the worker when the record was read (see
-   * {@code Worker}; -1: none).
+   * {@code Worker}; -1: none). {@code trace}: the trace the request is handled in (see {@link
+   * io.reelay.protocol.KafkaTracing}); current while the registry and the session work on it.
    */
-  public record Origin(int partition, long offset, boolean replayed, long epoch) {
+  public record Origin(int partition, long offset, boolean replayed, long epoch, Context trace) {
     public static final Origin NONE = new Origin(-1, -1, false, -1);
+
+    public Origin(int partition, long offset, boolean replayed, long epoch) {
+      this(partition, offset, replayed, epoch, Context.root());
+    }
   }
 
   public enum Outcome {
@@ -220,6 +229,12 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   // ------------------------------------------------------------------ requests
 
   private Behavior<Command> onSubmit(Submit s) {
+    try (Scope ignored = s.origin().trace().makeCurrent()) { // the events made here belong to its trace
+      return submit(s);
+    }
+  }
+
+  private Behavior<Command> submit(Submit s) {
     Request r = s.request();
     if (closing) {
       s.replyTo().tell(Outcome.RELEASED); // stopping: the next owner takes it
@@ -303,7 +318,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       slot.actor = spawn(session, slot.queue.peek().request, slot.memory);
     }
     slot.running = slot.queue.poll();
-    slot.memory.running(slot.running.id());
+    slot.memory.running(slot.running.id(), slot.running.origin.trace());
     slot.actor.tell(new SessionActor.Handle(slot.running.request, slot.running.origin, slot.running.firstSeq, slot.running.resume));
   }
 
@@ -321,7 +336,7 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     } else if (slot.running != null && slot.running.id().equals(f.requestId())) {
       slot.running.answer(Outcome.FINISHED);
       slot.running = null;
-      slot.memory.running(null);
+      slot.memory.running(null, null);
       dispatch(f.session(), slot);
     }
     if (slot.idle() && slot.actor != null) {
@@ -384,11 +399,13 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private void abandonRunning(String session, SessionSlot slot, String reason) {
     Pending lost = slot.running;
     slot.running = null;
-    slot.memory.running(null);
+    slot.memory.running(null, null);
     if (lost != null) {
       slot.memory.remember(lost.id(), null, null);
       getContext().getLog().error("request {} of session {}: {}", lost.id(), session, reason);
-      events.crashed(lost.request, lost.firstSeq, reason).whenComplete((ok, err) -> lost.answer(err == null ? Outcome.FINISHED : Outcome.RELEASED));
+      try (Scope ignored = lost.origin.trace().makeCurrent()) {
+        events.crashed(lost.request, lost.firstSeq, reason).whenComplete((ok, err) -> lost.answer(err == null ? Outcome.FINISHED : Outcome.RELEASED));
+      }
     }
     dispatch(session, slot);
   }
@@ -406,7 +423,8 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   /**
    * Every line the session logs carries its tenant and sessionKey, and the requestId it is working
-   * on (the one a Handle brings, else the one in hand).
+   * on (the one a Handle brings, else the one in hand); that request's trace is current meanwhile,
+   * so the backend calls and events the session starts are part of it.
    */
   static Behavior<SessionActor.Command> withMdc(Behavior<SessionActor.Command> session, SessionMemory memory) {
     return Behaviors.withMdc(SessionActor.Command.class,
@@ -415,7 +433,26 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
           String id = m instanceof SessionActor.Handle h ? h.request().requestId() : memory.running();
           return id == null ? Map.of() : Map.of("requestId", id);
         },
-        session);
+        Behaviors.intercept(() -> new CurrentTrace(memory), session));
+  }
+
+  /** Makes the trace of the request a message is about current while the session handles it. */
+  private static final class CurrentTrace extends BehaviorInterceptor<SessionActor.Command, SessionActor.Command> {
+    private final SessionMemory memory;
+
+    CurrentTrace(SessionMemory memory) {
+      super(SessionActor.Command.class);
+      this.memory = memory;
+    }
+
+    @Override
+    public Behavior<SessionActor.Command> aroundReceive(TypedActorContext<SessionActor.Command> ctx, SessionActor.Command msg,
+        ReceiveTarget<SessionActor.Command> target) {
+      Context trace = msg instanceof SessionActor.Handle h ? h.origin().trace() : memory.trace();
+      try (Scope ignored = trace.makeCurrent()) {
+        return target.apply(ctx, msg);
+      }
+    }
   }
 
   /** Sessions of different tenants never share an actor, even under the same key. */

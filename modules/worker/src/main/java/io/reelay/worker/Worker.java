@@ -2,10 +2,12 @@ package io.reelay.worker;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.opentelemetry.context.Context;
 import io.reelay.nemo.FailurePolicy;
 import io.reelay.nemo.NemoClient;
 import io.reelay.nemo.NemoSettings;
 import io.reelay.protocol.Action;
+import io.reelay.protocol.KafkaTracing;
 import io.reelay.protocol.Request;
 import java.time.Duration;
 import java.util.HashMap;
@@ -447,16 +449,18 @@ public final class Worker {
     }
     Request request = r.request();
     boolean replayed = rec.offset() < replayBelow.getOrDefault(rec.partition(), 0L);
-    SessionRegistry.Origin origin = new SessionRegistry.Origin(rec.partition(), rec.offset(), replayed, r.epoch());
+    // the request's trace goes on from the producer's traceparent: this worker's handling of it, in one span
+    Context trace = KafkaTracing.consumer(rec, request.requestId());
+    SessionRegistry.Origin origin = new SessionRegistry.Origin(rec.partition(), rec.offset(), replayed, r.epoch(), trace);
     Duration timeout = settings.requestDeadline().multipliedBy(4);
-    return AskPattern.<SessionRegistry.Command, SessionRegistry.Outcome>ask(
+    return KafkaTracing.end(trace, AskPattern.<SessionRegistry.Command, SessionRegistry.Outcome>ask(
             sessions, replyTo -> new SessionRegistry.Submit(request, origin, replyTo), timeout, system.scheduler())
         .exceptionally(
             e -> {
               // not committed: whoever owns the partition next finds it in the session's snapshot
               log.error("request {} did not finish within {}: {}", request.requestId(), timeout, e.toString());
               return SessionRegistry.Outcome.RELEASED;
-            });
+            }));
   }
 
   /** {@code reelay worker}: one worker process configured by config + environment. */
