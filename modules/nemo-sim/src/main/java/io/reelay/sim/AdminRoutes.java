@@ -28,9 +28,17 @@ final class AdminRoutes extends SimRoutes {
         }))));
   }
 
+  /**
+   * The counters, the fault mix, and the render profile: which mode and how many encoder threads, and
+   * how many MP4s were encoded since start (like the cache, not cleared by a reset), so a load report
+   * can show that the simulator did not encode per title.
+   */
   private Map<String, Object> stats() {
     Map<String, Object> out = backend.stats().snapshot();
     out.put("faults", backend.faultsSnapshot());
+    out.put("renderMode", backend.settings.renderMode().configValue());
+    out.put("renderThreads", backend.settings.renderThreads());
+    out.put("encodes", backend.renderer.encodes());
     return out;
   }
 

@@ -1,5 +1,6 @@
 package io.reelay.sim;
 
+import io.reelay.sim.SimSettings.RenderMode;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -25,27 +26,35 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import org.jcodec.api.awt.AWTSequenceEncoder;
 
 /**
  * Writes real, playable H.264 MP4s (JCodec, 24 fps) whose frames show the title. Pure-Java encoding is
  * slow (~45 fps at 640x360 on one core), so files are cached on disk by (duration, title, resolution)
- * and encoded on a small dedicated pool, never on a Pekko dispatcher.
+ * and encoded on a small dedicated pool, never on a Pekko dispatcher. In {@link RenderMode#SHARED} every
+ * title gets the one clip of its duration that shows {@link #SHARED_TITLE}: a load test then costs one
+ * encode per distinct duration, not one per title.
  */
 public final class Mp4Renderer implements AutoCloseable {
 
   public static final int FPS = 24;
+  /** What the frames of a {@link RenderMode#SHARED} clip show instead of the draft's title. */
+  public static final String SHARED_TITLE = "Shared load-test clip";
 
   private final Path cacheDir;
   private final int width;
   private final int height;
+  private final RenderMode mode;
   private final ExecutorService encoders;
+  private final LongAdder encodes = new LongAdder();
   private final ConcurrentHashMap<String, CompletableFuture<Path>> inFlight = new ConcurrentHashMap<>();
 
-  public Mp4Renderer(Path cacheDir, int width, int height, int threads) {
+  public Mp4Renderer(Path cacheDir, int width, int height, int threads, RenderMode mode) {
     this.cacheDir = cacheDir;
     this.width = width;
     this.height = height;
+    this.mode = mode;
     AtomicInteger n = new AtomicInteger();
     this.encoders = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
       Thread t = new Thread(r, "nemo-sim-mp4-" + n.incrementAndGet());
@@ -55,11 +64,11 @@ public final class Mp4Renderer implements AutoCloseable {
   }
 
   /**
-   * The MP4 for a clip of {@code durationMs} showing {@code title}: from the cache when it exists,
-   * otherwise encoded once however many callers ask at the same time.
+   * The MP4 for a clip of {@code durationMs} showing {@code title} (or {@link #SHARED_TITLE}, in shared
+   * mode): from the cache when it exists, otherwise encoded once however many callers ask at the same time.
    */
   public CompletableFuture<Path> render(long durationMs, String title) {
-    String safeTitle = title == null || title.isBlank() ? "Reelay" : title.strip();
+    String safeTitle = shownTitle(title);
     long ms = Math.max(1000 / FPS, durationMs);
     Path target = cacheDir.resolve(fileName(ms, safeTitle));
     CompletableFuture<Path> f = inFlight.computeIfAbsent(target.toString(), k -> {
@@ -68,6 +77,7 @@ public final class Mp4Renderer implements AutoCloseable {
         try {
           Files.createDirectories(cacheDir);
           Path tmp = Files.createTempFile(cacheDir, "encoding-", ".mp4");
+          encodes.increment();
           encode(tmp, ms, safeTitle, width, height);
           // atomic move: a reader never sees a half-written file, even from an earlier crashed run
           return Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -79,6 +89,16 @@ public final class Mp4Renderer implements AutoCloseable {
     // a failed encode is forgotten so that the next render tries again
     f.whenComplete((p, e) -> { if (e != null) inFlight.remove(target.toString(), f); });
     return f;
+  }
+
+  /** MP4 encodes started since this renderer was made: cache misses (a cached or in-flight clip is not encoded again). */
+  public long encodes() {
+    return encodes.sum();
+  }
+
+  private String shownTitle(String requested) {
+    if (mode == RenderMode.SHARED) return SHARED_TITLE;
+    return requested == null || requested.isBlank() ? "Reelay" : requested.strip();
   }
 
   /** Encodes one clip synchronously (blocking, CPU-bound: call it off any event loop). */

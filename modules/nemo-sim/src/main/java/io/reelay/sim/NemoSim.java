@@ -38,7 +38,7 @@ public final class NemoSim {
   /** Binds the simulator on {@code settings.host():settings.port()} (0 = a free port). */
   public static CompletionStage<NemoSim> start(ActorSystem<?> system, SimSettings settings) {
     Mp4Renderer renderer = new Mp4Renderer(settings.cacheDir(), settings.videoWidth(), settings.videoHeight(),
-        settings.renderThreads());
+        settings.renderThreads(), settings.renderMode());
     NemoBackend backend = new NemoBackend(settings, renderer, Clock.systemUTC());
     ServerSettings server = ServerSettings.create(system.classicSystem())
         .withMaxConnections(settings.server().maxConnections())

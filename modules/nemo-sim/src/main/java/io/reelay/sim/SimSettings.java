@@ -3,6 +3,7 @@ package io.reelay.sim;
 import com.typesafe.config.Config;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -12,7 +13,8 @@ import java.util.Optional;
 /**
  * The simulator's settings, read once from the {@code nemo-sim} config block (see reference.conf for
  * the meaning of every key). Durations in {@link Timing} are the real backend's; {@link #scaled}
- * applies {@code time-scale}.
+ * applies {@code time-scale}. {@code renderThreads} is the effective count: a configured 0 is already
+ * resolved to the number of cores.
  */
 public record SimSettings(
     String host,
@@ -31,6 +33,7 @@ public record SimSettings(
     int videoWidth,
     int videoHeight,
     int renderThreads,
+    RenderMode renderMode,
     Path cacheDir,
     Timing timing,
     Server server,
@@ -40,6 +43,19 @@ public record SimSettings(
     DuplicateRenderId duplicateRenderId,
     List<HeartbeatForm> heartbeatForms,
     Latency latency) {
+
+  /**
+   * Which MP4 a render gets: one encoded for its own title ({@code per-title}), or one clip per duration
+   * shared by every title ({@code shared}), so that a load test is not limited by pure-Java encoding.
+   */
+  public enum RenderMode {
+    PER_TITLE, SHARED;
+
+    /** As written in the config, and as {@code GET /_sim/stats} reports it. */
+    public String configValue() {
+      return configName(this);
+    }
+  }
 
   /** What a render submit with an id that already exists gets (nemo-api.md §4 E8: both are plausible). */
   public enum DuplicateRenderId { RETURN_EXISTING, ERROR }
@@ -140,20 +156,21 @@ public record SimSettings(
         c.getDuration("token-ttl"),
         c.getBytes("max-upload-bytes"),
         baseUrl.isEmpty() ? Optional.empty() : Optional.of(stripSlash(baseUrl)),
-        RenderPollShape.valueOf(enumName(c.getString("render-poll-shape"))),
-        SseWireForm.valueOf(enumName(c.getString("sse-wire-form"))),
+        enumValue("render-poll-shape", c.getString("render-poll-shape"), RenderPollShape.class),
+        enumValue("sse-wire-form", c.getString("sse-wire-form"), SseWireForm.class),
         c.getBoolean("errors-as-http-status"),
         c.getInt("video-width"),
         c.getInt("video-height"),
-        c.getInt("render-threads"),
+        renderThreads(c.getInt("render-threads")),
+        enumValue("render-mode", c.getString("render-mode"), RenderMode.class),
         cache.isEmpty() ? Path.of(System.getProperty("java.io.tmpdir"), "reelay-nemo-sim") : Path.of(cache),
         Timing.from(c.getConfig("timing")),
         Server.from(c.getConfig("server")),
         Faults.from(c.getConfig("faults")),
         c.getInt("text-cost"),
         Limits.from(c),
-        DuplicateRenderId.valueOf(enumName(c.getString("duplicate-render-id"))),
-        c.getStringList("heartbeat-forms").stream().map(f -> HeartbeatForm.valueOf(enumName(f))).toList(),
+        enumValue("duplicate-render-id", c.getString("duplicate-render-id"), DuplicateRenderId.class),
+        c.getStringList("heartbeat-forms").stream().map(f -> enumValue("heartbeat-forms", f, HeartbeatForm.class)).toList(),
         Latency.from(c.getConfig("latency")));
   }
 
@@ -165,11 +182,31 @@ public record SimSettings(
   public SimSettings withPort(int newPort) {
     return new SimSettings(host, newPort, timeScale, seed, creditsPerToken, generationCost, editCost, tokenTtl,
         maxUploadBytes, publicBaseUrl, renderPollShape, sseWireForm, errorsAsHttpStatus, videoWidth, videoHeight,
-        renderThreads, cacheDir, timing, server, faults, textCost, limits, duplicateRenderId, heartbeatForms, latency);
+        renderThreads, renderMode, cacheDir, timing, server, faults, textCost, limits, duplicateRenderId, heartbeatForms, latency);
   }
 
-  private static String enumName(String configValue) {
-    return configValue.strip().toUpperCase(Locale.ROOT).replace('-', '_');
+  /** {@code render-threads}: 0 = one encoder per core, a positive number that many; negative is refused. */
+  private static int renderThreads(int configured) {
+    if (configured < 0) {
+      throw new IllegalArgumentException("nemo-sim.render-threads is " + configured
+          + ": set it to 0 (one per core) or to a positive number of encoder threads");
+    }
+    return configured == 0 ? Runtime.getRuntime().availableProcessors() : configured;
+  }
+
+  /** The constant of {@code type} a config value names ("top-level" = TOP_LEVEL), or an error listing the allowed values. */
+  private static <E extends Enum<E>> E enumValue(String key, String configValue, Class<E> type) {
+    String name = configValue.strip().toUpperCase(Locale.ROOT).replace('-', '_');
+    for (E e : type.getEnumConstants()) {
+      if (e.name().equals(name)) return e;
+    }
+    List<String> allowed = Arrays.stream(type.getEnumConstants()).map(e -> "\"" + configName(e) + "\"").toList();
+    throw new IllegalArgumentException("nemo-sim." + key + " is \"" + configValue + "\": set it to one of "
+        + String.join(", ", allowed));
+  }
+
+  private static String configName(Enum<?> e) {
+    return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
 
   private static String stripSlash(String url) {
