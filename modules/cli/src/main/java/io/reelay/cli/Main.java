@@ -1,6 +1,7 @@
 package io.reelay.cli;
 
 import com.typesafe.config.ConfigFactory;
+import io.reelay.loadtest.bench.LoadtestCommand;
 import java.util.Map;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
       PartCommands.StatusServer.class,
       PartCommands.Sim.class,
       PartCommands.Kafka.class,
+      LoadtestCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -125,6 +125,8 @@ abstract class SimRoutes extends AllDirectives {
         completeWithFuture(counted(endpoint, new Call(request, null, address(ip)), handler)))));
   }
 
+  private static final Duration SHORTEST_DELAY = Duration.ofMillis(1);
+
   private CompletionStage<HttpResponse> counted(String endpoint, Call call,
       Function<Call, CompletionStage<HttpResponse>> handler) {
     SimStats stats = backend.stats();
@@ -132,7 +134,9 @@ abstract class SimRoutes extends AllDirectives {
     if (!call.hasAttribution()) stats.missingAttribution.increment();
     CompletionStage<HttpResponse> response = answer(endpoint, call, handler);
     Duration latency = backend.latency(endpoint);
-    return latency.isZero() ? response : response.thenCompose(r -> later(latency, r));
+    // below a millisecond (a small time-scale) the scheduler would round it up to its tick, tens of
+    // times the latency asked for: answer at once
+    return latency.compareTo(SHORTEST_DELAY) < 0 ? response : response.thenCompose(r -> later(latency, r));
   }
 
   private static String address(RemoteAddress ip) {

@@ -70,9 +70,12 @@ public final class KafkaTracing {
 
   private KafkaTracing() {}
 
-  /** The tracer every Reelay part makes its spans with (the SDK's when one is installed, else a no-op). */
+  /**
+   * The tracer every Reelay part makes its spans with: the SDK's when one is installed, else a
+   * no-op ({@code getOrNoop}: never an autoconfiguration attempt, nor the global fixed to no-op).
+   */
   public static Tracer tracer() {
-    return GlobalOpenTelemetry.getTracer(SCOPE);
+    return GlobalOpenTelemetry.getOrNoop().getTracer(SCOPE);
   }
 
   /**
