@@ -55,6 +55,11 @@ public final class Fleet implements AutoCloseable {
       return process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** CPU time the process used so far (user + system, from {@code /proc}), in seconds; NaN when unknown. */
+    public double cpuSeconds() {
+      return Fleet.cpuSeconds(process.pid());
+    }
+
     /** Resident memory of the process, from {@code /proc}; -1 when unknown. */
     public long rssBytes() {
       try {
@@ -86,6 +91,22 @@ public final class Fleet implements AutoCloseable {
       p.waitFor(60, TimeUnit.SECONDS);
       return out;
     }
+  }
+
+  /** CPU seconds (user + system) process {@code pid} used so far; NaN when {@code /proc} cannot tell. */
+  public static double cpuSeconds(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime, stime in clock ticks (USER_HZ = 100)
+    } catch (IOException | RuntimeException e) {
+      return Double.NaN;
+    }
+  }
+
+  /** Every part started, in order. */
+  public List<Part> parts() {
+    return List.copyOf(parts);
   }
 
   private final Path dir;

@@ -44,6 +44,7 @@ public final class ThroughputScenario implements Scenario {
         // every session signs in first (a token, a backend session): what is measured is the steady state
         traffic.warm("s", sessions, Action.STATE, Duration.ofMinutes(5));
 
+        CpuShare cpu = new CpuShare(fleet);
         List<String> ids = new ArrayList<>(requests);
         long t0 = System.nanoTime();
         for (int i = 0; i < requests; i++) {
@@ -63,6 +64,7 @@ public final class ThroughputScenario implements Scenario {
         long lastArrival = ids.stream().map(traffic::done).filter(d -> d != null).mapToLong(Traffic.Done::arrivedNanos).max()
             .orElse(System.nanoTime());
         double seconds = (lastArrival - t0) / 1e9;
+        cpu.report(report, seconds);
         double rate = ended / seconds;
         long completed = traffic.completed(ids);
         report.setting("requests", requests).setting("sessions", sessions).setting("worker", "one process, -Xmx" + WORKER_HEAP)
@@ -85,8 +87,11 @@ public final class ThroughputScenario implements Scenario {
               "the peer's shells made %.0f checks/s on the same 2 cores the broker, the worker and the simulator share", peer.perSecond())));
         }
         if (!g.met()) {
-          g = g.because(String.format(Locale.ROOT, "one worker, the broker, the simulator and this driver share %d cores; the worker's CPU "
-              + "is the limit (its process used the cores the others left)", Runtime.getRuntime().availableProcessors()));
+          g = g.because(String.format(Locale.ROOT, "the machine's CPU is the limit: the worker, the broker, the simulator and this "
+              + "driver share %d cores and used %s of them while it drained; per request that is %s of CPU, so everything "
+              + "waits its turn (the worker's backend calls took %.0f ms on average, against a simulator that answers an idle "
+              + "call in about a millisecond)", Runtime.getRuntime().availableProcessors(), cpu.summary(), cpu.perUnit(seconds, ended),
+              Metrics.mean(metrics, "reelay_backend_calls_seconds", "") * 1000));
         }
         report.goal(g);
         report.plot("rate", "Completed requests per second", "requests/s", perSecond);

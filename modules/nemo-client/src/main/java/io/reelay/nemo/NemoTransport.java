@@ -33,6 +33,7 @@ import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.actor.ClassicActorSystemProvider;
 import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.HttpsConnectionContext;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpHeader;
@@ -61,6 +62,8 @@ final class NemoTransport {
   private final NemoSettings settings;
   private final ActorSystem system;
   private final Http http;
+  // looked up once: Http.defaultClientHttpsContext() is synchronized, and every call would contend on it
+  private final HttpsConnectionContext https;
   private final Materializer mat;
   private final ConnectionPoolSettings pool;
   private final List<HttpHeader> attribution;
@@ -81,6 +84,7 @@ final class NemoTransport {
         .register(meters);
     this.system = system.classicSystem();
     this.http = Http.get(this.system);
+    this.https = http.defaultClientHttpsContext();
     this.mat = Materializer.matFromSystem(system);
     this.log = this.system.log();
     Duration idle = settings.sseHeartbeatTimeout().plusSeconds(30);
@@ -113,6 +117,7 @@ final class NemoTransport {
     this.settings = base.settings;
     this.system = base.system;
     this.http = base.http;
+    this.https = base.https;
     this.mat = base.mat;
     this.log = base.log;
     this.pool = base.pool;
@@ -176,7 +181,7 @@ final class NemoTransport {
   CompletionStage<HttpResponse> send(HttpRequest req, String what) {
     CompletionStage<Void> permit = limiter == null ? CompletableFuture.completedFuture(null) : limiter.acquire();
     return permit
-        .thenCompose(p -> http.singleRequest(req, http.defaultClientHttpsContext(), pool, log))
+        .thenCompose(p -> http.singleRequest(req, https, pool, log))
         .exceptionally(
             e -> {
               Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
