@@ -14,6 +14,9 @@ import java.util.Locale;
  */
 public final class CapacityScenario implements Scenario {
 
+  /** New sessions a second. */
+  private static final int ARRIVALS = 250;
+
   @Override
   public String name() {
     return "capacity";
@@ -40,16 +43,20 @@ public final class CapacityScenario implements Scenario {
       long rssBefore = worker.rssBytes();
       try (Traffic traffic = new Traffic(kafka.bootstrap(), kafka.topics())) {
         long t0 = System.nanoTime();
-        for (int i = 0; i < target; i++) {
-          traffic.send("c" + i, Action.GENERATE, "generate a 5-second clip of a slow tide, " + i);
-        }
-        traffic.flush();
         Series open = new Series("agent streams open");
         double best = 0;
         long lastGrowth = System.nanoTime();
         Duration patience = Duration.ofSeconds(bench.quick() ? 20 : 60);
-        while (best < target && System.nanoTime() - lastGrowth < patience.toNanos()
-            && System.nanoTime() - t0 < Duration.ofMinutes(bench.quick() ? 3 : 15).toNanos()) {
+        int sent = 0;
+        // sessions arrive at ARRIVALS a second (people starting work), not all in one instant
+        // until every session has its stream, or (once all arrived and the first stream opened) the
+        // count stopped growing for `patience` (sign-ins retried with backoff land late), or the cap
+        while (best < target && (sent < target || best == 0 || System.nanoTime() - lastGrowth < patience.toNanos())
+            && System.nanoTime() - t0 < Duration.ofMinutes(bench.quick() ? 3 : 20).toNanos()) {
+          for (int i = 0; i < ARRIVALS && sent < target; i++, sent++) {
+            traffic.send("c" + sent, Action.GENERATE, "generate a 5-second clip of a slow tide, " + sent);
+          }
+          traffic.flush();
           Thread.sleep(1000);
           double now = Metrics.sum(Metrics.scrape(worker.url()), "reelay_backend_open_streams", "");
           open.add((System.nanoTime() - t0) / 1e9, now);
@@ -64,7 +71,8 @@ public final class CapacityScenario implements Scenario {
         double streams = Metrics.sum(Metrics.scrape(worker.url()), "reelay_backend_open_streams", "");
         double heapPer = streams > 0 ? (heap - heapBefore) / streams : Double.NaN;
         double rssPer = streams > 0 ? (rss - rssBefore) / streams : Double.NaN;
-        report.setting("sessions offered", target).setting("worker", "one process, -Xmx1g, max-active-requests " + (target + 64))
+        report.setting("sessions offered", target + ", " + ARRIVALS + " new ones a second")
+            .setting("worker", "one process, -Xmx1g, max-active-requests " + (target + 64))
             .setting("simulator", "own process, -Xmx2g, time-scale 1, generations of 10–15 min")
             .setting("open-file limit per process", fleet.openFileLimit());
         report.figure("streams open at the end", streams).figure("ramp seconds", rampSeconds)

@@ -44,8 +44,8 @@ public final class FailoverScenario implements Scenario {
 
   @Override
   public Report run(Bench bench) throws Exception {
-    int sessions = bench.count(24, 120);
-    int perSession = bench.quick() ? 9 : 30;
+    int sessions = bench.count(24, 48);
+    int perSession = bench.quick() ? 9 : 15;
     double timeScale = 0.01;
     Report report = new Report(name(), bench.quick()).command(bench.command(name()));
     try (Fleet fleet = new Fleet(bench.workDir().resolve(name()), bench.logLevel())) {
@@ -111,7 +111,8 @@ public final class FailoverScenario implements Scenario {
             .goal(Goal.atMost("jobs lost", 0, lost, "requests").because(lost + " requests had no terminal event " + (bench.quick() ? 5 : 15)
                 + " min after the start; see " + fleet.dir()))
             .goal(Goal.atMost("jobs duplicated", 0, twice + repeated + duplicateRenders, "jobs")
-                .because(twice + " ended twice, " + repeated + " agent messages repeated, " + duplicateRenders + " renders submitted twice"));
+                .because(twice + " ended twice, " + repeated + " agent messages repeated, " + duplicateRenders
+                    + " renders submitted twice"));
         report.plot("partitions", "Partitions of the requests topic owned by a live worker", "partitions", owned);
         report.note("\"Owned again\" is from the signal to the moment the consumer group has only the live workers and they hold "
             + "every partition of the requests topic, as the broker reports it (polled every 100 ms): from then on the new owner "

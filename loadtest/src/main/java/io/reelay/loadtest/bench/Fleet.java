@@ -140,6 +140,7 @@ public final class Fleet implements AutoCloseable {
   /** A KRaft broker in its own JVM; answers its bootstrap address once it serves metadata. */
   public String kafka() throws Exception {
     int port = freePort();
+    deleteTree(dir.resolve("kafka-data")); // a fresh broker every run: no topics of earlier runs to load
     Part p = start("kafka", "io.reelay.kafka.EmbeddedKafka", "512m", null,
         List.of(Integer.toString(port), dir.resolve("kafka-data").toString(), Integer.toString(freePort())), "127.0.0.1:" + port);
     String bootstrap = p.url();
@@ -241,6 +242,17 @@ public final class Fleet implements AutoCloseable {
         throw new IllegalStateException(p.name() + " not ready within " + timeout.toSeconds() + " s; see " + p.log());
       }
       Thread.sleep(200);
+    }
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (var paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
     }
   }
 

@@ -26,7 +26,8 @@ import picocli.CommandLine.Parameters;
 public final class LoadtestCommand implements Callable<Integer> {
 
   /** Every scenario, by name. */
-  public static final Map<String, Scenario> SCENARIOS = scenarios(new ThroughputScenario(), new OverheadScenario(), new StatusScenario(), new FailoverScenario(), new CapacityScenario());
+  public static final Map<String, Scenario> SCENARIOS = scenarios(
+      new ThroughputScenario(), new OverheadScenario(), new StatusScenario(), new FailoverScenario(), new CapacityScenario());
 
   private static Map<String, Scenario> scenarios(Scenario... all) {
     Map<String, Scenario> m = new LinkedHashMap<>();
@@ -78,7 +79,8 @@ public final class LoadtestCommand implements Callable<Integer> {
     } else if (SCENARIOS.containsKey(scenario)) {
       run.add(SCENARIOS.get(scenario));
     } else {
-      throw new IllegalArgumentException("unknown scenario '" + scenario + "'; one of " + String.join(", ", SCENARIOS.keySet()) + ", or all");
+      throw new IllegalArgumentException("unknown scenario '" + scenario + "'; one of " + String.join(", ", SCENARIOS.keySet())
+          + ", or all");
     }
     Path root = repoRoot();
     Path reports = out != null ? out : root.resolve(quick ? "loadtest/reports/quick" : "loadtest/reports");
@@ -88,7 +90,7 @@ public final class LoadtestCommand implements Callable<Integer> {
           logLevel);
       System.out.println("loadtest " + s.name() + (quick ? " (quick)" : "") + ": " + s.measures());
       Report report = s.run(bench);
-      Path json = report.write(reports);
+      Path json = report.relativeTo(root).write(reports);
       for (Goal g : report.goals()) {
         System.out.printf(Locale.ROOT, "  %-50s %s %s (goal %s)%s%n", g.name(), fmt(g.measured()), g.unit(), g.goal(),
             g.met() ? "" : "  MISSED");

@@ -35,6 +35,7 @@ public final class Report {
   private final List<String> notes = new ArrayList<>();
   private final List<Plot> plots = new ArrayList<>();
   private String command;
+  private Path root;
 
   /** A PNG: one or more series over time on one chart. */
   public record Plot(String file, String title, String yLabel, List<Series> series) {}
@@ -46,6 +47,16 @@ public final class Report {
 
   public String scenario() {
     return scenario;
+  }
+
+  /** Paths under {@code root} (the checkout) are written relative to it: a report names no machine's directories. */
+  public Report relativeTo(Path root) {
+    this.root = root;
+    return this;
+  }
+
+  private String local(String text) {
+    return root == null ? text : text.replace(root.toAbsolutePath() + "/", "");
   }
 
   /** The command that reproduces this report. */
@@ -102,9 +113,9 @@ public final class Report {
       Charts.png(dir.resolve(p.file()), p.title(), p.yLabel(), p.series());
     }
     Path json = dir.resolve(scenario + ".json");
-    Files.writeString(json, Json.mapper().writerWithDefaultPrettyPrinter().writeValueAsString(asJson()) + "\n",
+    Files.writeString(json, local(Json.mapper().writerWithDefaultPrettyPrinter().writeValueAsString(asJson())) + "\n",
         StandardCharsets.UTF_8);
-    Files.writeString(dir.resolve(scenario + ".md"), markdown(), StandardCharsets.UTF_8);
+    Files.writeString(dir.resolve(scenario + ".md"), local(markdown()), StandardCharsets.UTF_8);
     return json;
   }
 
