@@ -1,11 +1,14 @@
 package io.reelay.loadtest.bench;
 
+import io.reelay.loadtest.report.Machine;
 import io.reelay.protocol.Topics;
 import io.reelay.worker.StateCipher;
 import io.reelay.worker.TopicSetup;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -15,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -125,7 +129,7 @@ public final class Fleet implements AutoCloseable {
 
   /** The open-file limit the parts inherit from this process (they hold a socket per stream). */
   public long openFileLimit() {
-    return io.reelay.loadtest.report.Machine.here().openFileLimit();
+    return Machine.here().openFileLimit();
   }
 
   /** A broker in its own JVM ({@link #kafka()}) with fresh topics of {@code partitions} for {@code scenario}. */
@@ -250,14 +254,14 @@ public final class Fleet implements AutoCloseable {
       return;
     }
     try (var paths = Files.walk(root)) {
-      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
         Files.delete(p);
       }
     }
   }
 
   private static boolean listening(int port) {
-    try (java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
+    try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
       return true;
     } catch (IOException e) {
       return false;
@@ -278,7 +282,7 @@ public final class Fleet implements AutoCloseable {
 
   /** A port free now on 127.0.0.1. */
   public static int freePort() {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     } catch (IOException e) {
       throw new UncheckedIOException(e);

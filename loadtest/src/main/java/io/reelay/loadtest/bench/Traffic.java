@@ -8,8 +8,11 @@ import io.reelay.protocol.RequestState;
 import io.reelay.protocol.Topics;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -39,7 +42,7 @@ public final class Traffic implements AutoCloseable {
   private final Map<String, Long> sentNanos = new ConcurrentHashMap<>();
   private final Map<String, Done> done = new ConcurrentHashMap<>();
   // every distinct terminal event (seq:state) per request: two means the request ended twice
-  private final Map<String, java.util.Set<String>> ends = new ConcurrentHashMap<>();
+  private final Map<String, Set<String>> ends = new ConcurrentHashMap<>();
   // with events: per session, when each of its events was read (nanoTime)
   private final Map<String, List<Long>> sessionEvents = new ConcurrentHashMap<>();
   private final boolean events;
@@ -76,7 +79,7 @@ public final class Traffic implements AutoCloseable {
           long now = System.nanoTime();
           Event e = Json.read(r.value(), Event.class);
           if (r.topic().equals(topics.events())) {
-            sessionEvents.computeIfAbsent(e.sessionKey(), k -> java.util.Collections.synchronizedList(new java.util.ArrayList<>()))
+            sessionEvents.computeIfAbsent(e.sessionKey(), k -> Collections.synchronizedList(new ArrayList<>()))
                 .add(now);
             continue;
           }
@@ -104,7 +107,7 @@ public final class Traffic implements AutoCloseable {
    * and waits until all ended: what a scenario then measures is the steady state, not sign-ins.
    */
   public void warm(String prefix, int sessions, Action action, Duration timeout) throws InterruptedException {
-    List<String> ids = new java.util.ArrayList<>(sessions);
+    List<String> ids = new ArrayList<>(sessions);
     for (int s = 0; s < sessions; s++) {
       ids.add(send(prefix + s, action, null));
     }

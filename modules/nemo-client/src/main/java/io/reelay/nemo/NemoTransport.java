@@ -106,9 +106,9 @@ final class NemoTransport {
             RawHeader.create("X-Skill-Source", settings.skillSource()),
             RawHeader.create("X-Skill-Version", settings.skillVersion()),
             RawHeader.create("X-Skill-Platform", settings.skillPlatform()));
-    this.host = hostOf(settings.baseUrl()).replaceFirst(":-?\\d+$", "");
-    this.limiter =
-        RateLimiter.forHost(this.system, hostOf(settings.baseUrl()), settings.callsPerSecond(), settings.callsBurst());
+    String hostAndPort = hostOf(settings.baseUrl());
+    this.host = hostAndPort.replaceFirst(":-?\\d+$", "");
+    this.limiter = RateLimiter.forHost(this.system, hostAndPort, settings.callsPerSecond(), settings.callsBurst());
     this.onRetry = n -> {};
     this.tracer = KafkaTracing.tracer();
   }

@@ -20,10 +20,8 @@ import java.util.concurrent.CompletionStage;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.BehaviorInterceptor;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.Terminated;
-import org.apache.pekko.actor.typed.TypedActorContext;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -412,47 +410,13 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   private ActorRef<SessionActor.Command> spawn(String session, Request r, SessionMemory memory) {
     Behavior<SessionActor.Command> behavior =
-        Behaviors.supervise(withMdc(factory.create(session, r, memory, getContext().getSelf()), memory))
+        Behaviors.supervise(SessionContext.around(factory.create(session, r, memory, getContext().getSelf()), memory))
             .onFailure(
                 SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2)
                     .withMaxRestarts(MAX_RESTARTS));
     ActorRef<SessionActor.Command> ref = getContext().spawnAnonymous(behavior);
     getContext().watch(ref);
     return ref;
-  }
-
-  /**
-   * Every line the session logs carries its tenant and sessionKey, and the requestId it is working
-   * on (the one a Handle brings, else the one in hand); that request's trace is current meanwhile,
-   * so the backend calls and events the session starts are part of it.
-   */
-  static Behavior<SessionActor.Command> withMdc(Behavior<SessionActor.Command> session, SessionMemory memory) {
-    return Behaviors.withMdc(SessionActor.Command.class,
-        Map.of("tenant", memory.tenant(), "sessionKey", memory.sessionKey()),
-        m -> {
-          String id = m instanceof SessionActor.Handle h ? h.request().requestId() : memory.running();
-          return id == null ? Map.of() : Map.of("requestId", id);
-        },
-        Behaviors.intercept(() -> new CurrentTrace(memory), session));
-  }
-
-  /** Makes the trace of the request a message is about current while the session handles it. */
-  private static final class CurrentTrace extends BehaviorInterceptor<SessionActor.Command, SessionActor.Command> {
-    private final SessionMemory memory;
-
-    CurrentTrace(SessionMemory memory) {
-      super(SessionActor.Command.class);
-      this.memory = memory;
-    }
-
-    @Override
-    public Behavior<SessionActor.Command> aroundReceive(TypedActorContext<SessionActor.Command> ctx, SessionActor.Command msg,
-        ReceiveTarget<SessionActor.Command> target) {
-      Context trace = msg instanceof SessionActor.Handle h ? h.origin().trace() : memory.trace();
-      try (Scope ignored = trace.makeCurrent()) {
-        return target.apply(ctx, msg);
-      }
-    }
   }
 
   /** Sessions of different tenants never share an actor, even under the same key. */
