@@ -31,6 +31,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
@@ -64,6 +65,7 @@ public final class EventPublisher implements AutoCloseable {
   private final MeterRegistry meters;
   private final KafkaClientMetrics producerMetrics;
   private final Timer snapshotWrites;
+  private final SnapshotIndex snapshotIndex = new SnapshotIndex();
 
   private final ExecutorService sender = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "reelay-event-sender");
@@ -151,8 +153,19 @@ public final class EventPublisher implements AutoCloseable {
   public CompletionStage<Void> snapshot(SessionSnapshot s, int partition) {
     String key = snapshotKey(s.tenant(), s.sessionKey());
     long start = System.nanoTime();
-    return send(new ProducerRecord<>(topics.sessions(), partition >= 0 ? partition : null, key, Json.bytes(s)))
-        .whenComplete((ok, err) -> snapshotWrites.record(System.nanoTime() - start, TimeUnit.NANOSECONDS));
+    return sent(new ProducerRecord<>(topics.sessions(), partition >= 0 ? partition : null, key, Json.bytes(s)))
+        .whenComplete((meta, err) -> {
+          snapshotWrites.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+          if (meta != null) {
+            snapshotIndex.written(meta.partition(), key, meta.offset()); // before the write is seen done
+          }
+        })
+        .thenApply(meta -> null);
+  }
+
+  /** Where the latest snapshot of each session of this worker's partitions is (see {@link SnapshotIndex}). */
+  SnapshotIndex snapshotIndex() {
+    return snapshotIndex;
   }
 
   /** Sessions of different tenants may share a session key: the snapshot key keeps them apart. */
@@ -198,7 +211,12 @@ public final class EventPublisher implements AutoCloseable {
   }
 
   private CompletionStage<Void> send(ProducerRecord<String, byte[]> r) {
-    CompletableFuture<Void> f = new CompletableFuture<>();
+    return sent(r).thenApply(meta -> null);
+  }
+
+  /** Hands {@code r} to the producer (on the sender thread); completes with where Kafka put it. */
+  private CompletionStage<RecordMetadata> sent(ProducerRecord<String, byte[]> r) {
+    CompletableFuture<RecordMetadata> f = new CompletableFuture<>();
     try {
       sender.execute(() -> {
         try {
@@ -208,7 +226,7 @@ public final class EventPublisher implements AutoCloseable {
               f.completeExceptionally(err);
             } else {
               lastSuccess = System.nanoTime();
-              f.complete(null);
+              f.complete(meta);
             }
           });
         } catch (RuntimeException e) {

@@ -39,6 +39,9 @@ final class SessionMemory {
   private final String tenant;
   private final EventPublisher out;
   private SessionSnapshot last;
+  // the last write, and whether last holds what no write carried yet (see settled)
+  private CompletionStage<Void> lastWrite = CompletableFuture.completedFuture(null);
+  private boolean unwritten;
   private int partition;
   // the request the registry handed to the session and has not heard finish (for the log's MDC),
   // and the trace it is handled in
@@ -117,6 +120,7 @@ final class SessionMemory {
       return null;
     }
     last = withoutPendingTerminal(last);
+    unwritten = true;
     return pending;
   }
 
@@ -155,6 +159,7 @@ final class SessionMemory {
     if (identity == null && (last == null || last.clientId() == null)) {
       // never written: kept here for the registry, and written with the session's first snapshot
       last = compose(null, null, recentWith(requestId), doneThroughOffset(), null);
+      unwritten = true;
       return CompletableFuture.completedFuture(null);
     }
     Identity who = identity != null ? identity : Identity.of(last);
@@ -197,7 +202,34 @@ final class SessionMemory {
 
   private CompletionStage<Void> store(SessionSnapshot s) {
     last = s; // what a restart after a crash begins from
-    return out.snapshot(s, partition); // handed over in call order: the topic's order is this order
+    unwritten = false;
+    lastWrite = out.snapshot(s, partition); // handed over in call order: the topic's order is this order
+    return lastWrite;
+  }
+
+  // ------------------------------------------------------------------ passivation
+
+  /**
+   * Whether everything the session remembers is on the sessions topic, Kafka acknowledged it and
+   * the index knows where (see {@link SnapshotIndex}): then the session may leave the heap, and its
+   * next request reads it back. A session that never remembered anything is settled too.
+   */
+  synchronized boolean settled() {
+    CompletableFuture<Void> w = lastWrite.toCompletableFuture();
+    return !unwritten && w.isDone() && !w.isCompletedExceptionally();
+  }
+
+  /** Writes what the session remembers when a write is due (never made, or refused), so it can settle. */
+  synchronized void writeOut() {
+    CompletableFuture<Void> w = lastWrite.toCompletableFuture();
+    if (last != null && (unwritten || w.isCompletedExceptionally())) {
+      store(last);
+    }
+  }
+
+  /** Whether the session remembers anything at all (a request it finished, who it is on the backend). */
+  synchronized boolean remembersAnything() {
+    return last != null;
   }
 
   private List<String> recent() {

@@ -14,9 +14,11 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.IntConsumer;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -38,10 +40,11 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * request ends FAILED and the queue carries on with a fresh actor. A {@code cancel} is handled the
  * moment it arrives, never queued.
  *
- * <p>A session with nothing to do for {@code idleTimeout} is passivated: its actor stops, and what
- * the session must remember (identity, finished request ids) stays behind as its snapshot, from
- * which the next request's actor starts. Live actors are thus bounded by the requests in hand, not
- * by every session the worker has ever seen.
+ * <p>A session with nothing to do for {@code idleTimeout} is passivated: its actor stops and, once
+ * what it must remember (identity, finished request ids) is on the sessions topic, it leaves the
+ * heap but for its place in the {@link SnapshotIndex}. Its next request waits while its snapshot is
+ * read back ({@link SessionSnapshots}), then runs from it. The heap thus holds the sessions in hand, not
+ * every session the worker has seen.
  *
  * <p>Every {@link Submit} is answered once with an {@link Outcome}: FINISHED when its terminal
  * event is written (its offset may be committed), RELEASED when its partition was handed over
@@ -77,9 +80,6 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     }
   }
 
-  /** A partition was assigned: its sessions continue from these snapshots (keyed by snapshot key). */
-  public record Restore(int partition, Map<String, SessionSnapshot> snapshots, ActorRef<Done> replyTo) implements Command {}
-
   /**
    * Hand sessions over: those of {@code partitions} (revoked or lost), or all of them when {@code
    * all} (the worker stops, and accepts nothing more). Each writes its snapshot and stops; their
@@ -96,10 +96,19 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   /** A session's idle time is up: stop its actor if it is still idle. */
   private record Passivate(String session) implements Command {}
 
+  /** A session's snapshot was read back (empty: it has none), or could not be ({@code failure}). */
+  private record Loaded(String session, int partition, Optional<SessionSnapshot> snapshot, Throwable failure) implements Command {}
+
+  /** Read a session's snapshot back again, after a failed read. */
+  private record Reload(String session, int partition) implements Command {}
+
   /** A stop's grace for the requests in hand is over. */
   private enum GraceOver implements Command { INSTANCE }
 
   private static final int MAX_RESTARTS = 3;
+
+  /** How soon a passivation looks again at a snapshot write on its way, and a failed read is tried again. */
+  private static final Duration SETTLE_CHECK = Duration.ofSeconds(1);
 
   /**
    * Makes the behavior of one session (injected in tests). {@code memory} is what the session
@@ -110,20 +119,28 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
     Behavior<SessionActor.Command> create(String session, Request first, SessionMemory memory, ActorRef<Command> registry);
   }
 
-  public static Behavior<Command> create(WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher) {
+  /** {@code resident}: told how many sessions the heap holds, whenever that changes. */
+  static Behavior<Command> create(WorkerSettings settings, NemoClient client, EventPublisher events, StateCipher cipher,
+      SessionSnapshots snapshots, IntConsumer resident) {
     RequestEvents requestEvents = new RequestEvents(events);
     SessionFactory sessions =
         (session, first, memory, registry) -> SessionActor.create(session, memory, settings, client, requestEvents, cipher, registry);
     // one RequestEvents for the registry and its sessions: one list of terminal events not yet taken
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SessionRegistry(ctx, timers, events, requestEvents,
-        settings.handoverTimeout(), settings.sessionIdleTimeout(), settings.stopGrace(), sessions)));
+        settings.handoverTimeout(), settings.sessionIdleTimeout(), settings.stopGrace(), sessions, snapshots, resident)));
   }
 
-  /** A registry whose stop hands over at once (no grace). */
+  /** A registry whose stop hands over at once (no grace), whose sessions stay in the heap once seen. */
   public static Behavior<Command> create(
       EventPublisher events, Duration handoverTimeout, Duration idleTimeout, SessionFactory sessions) {
+    return create(events, handoverTimeout, idleTimeout, sessions, SessionSnapshots.NONE);
+  }
+
+  /** The same, whose idle sessions leave the heap for {@code snapshots}. */
+  static Behavior<Command> create(
+      EventPublisher events, Duration handoverTimeout, Duration idleTimeout, SessionFactory sessions, SessionSnapshots snapshots) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SessionRegistry(ctx, timers, events, new RequestEvents(events),
-        handoverTimeout, idleTimeout, Duration.ZERO, sessions)));
+        handoverTimeout, idleTimeout, Duration.ZERO, sessions, snapshots, n -> {})));
   }
 
   private final SessionFactory factory;
@@ -133,6 +150,10 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private final Duration idleTimeout;
   private final TimerScheduler<Command> timers;
   private final Map<String, SessionSlot> sessions = new HashMap<>();
+  private final SessionSnapshots snapshots;
+  private final IntConsumer resident;
+  // sessions whose snapshot is being read back, with the requests that came for them meanwhile, in order
+  private final Map<String, List<Submit>> loading = new HashMap<>();
   // per partition, the hand-over epoch it was last released in: a record read before that (still on
   // its way through the worker's stream when the partition was revoked) belongs to the next owner
   private final Map<Integer, Long> releasedIn = new HashMap<>();
@@ -141,8 +162,11 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   private Release stopping; // a stop waiting for the requests in hand (at most stopGrace)
 
   private SessionRegistry(ActorContext<Command> ctx, TimerScheduler<Command> timers, EventPublisher out, RequestEvents events,
-      Duration handoverTimeout, Duration idleTimeout, Duration stopGrace, SessionFactory factory) {
+      Duration handoverTimeout, Duration idleTimeout, Duration stopGrace, SessionFactory factory, SessionSnapshots snapshots,
+      IntConsumer resident) {
     super(ctx);
+    this.snapshots = snapshots;
+    this.resident = resident;
     this.stopGrace = stopGrace;
     this.factory = factory;
     this.out = out;
@@ -156,7 +180,8 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Submit.class, this::onSubmit)
-        .onMessage(Restore.class, this::onRestore)
+        .onMessage(Loaded.class, this::onLoaded)
+        .onMessage(Reload.class, r -> load(r.session(), r.partition()))
         .onMessage(Release.class, this::onRelease)
         .onMessage(Finished.class, this::onFinished)
         .onMessage(Started.class, this::onStarted)
@@ -167,23 +192,6 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
   }
 
   // ------------------------------------------------------------------ hand-over
-
-  private Behavior<Command> onRestore(Restore r) {
-    int restoredSessions = 0;
-    for (SessionSnapshot s : r.snapshots().values()) {
-      String id = sessionId(s.tenant(), s.sessionKey());
-      if (sessions.containsKey(id)) {
-        continue; // still live here: what it holds is newer than its snapshot
-      }
-      SessionSlot slot = new SessionSlot(r.partition(), new SessionMemory(s.sessionKey(), s.tenant(), s, r.partition(), out));
-      slot.inFlightAtLastOwner = s.inFlight() == null ? null : s.inFlight().requestId();
-      sessions.put(id, slot);
-      restoredSessions++;
-    }
-    getContext().getLog().info("partition {}: {} session(s) restored from snapshots", r.partition(), restoredSessions);
-    r.replyTo().tell(Done.getInstance());
-    return this;
-  }
 
   private Behavior<Command> onRelease(Release r) {
     long inHand = sessions.values().stream().filter(s -> s.running != null).count();
@@ -218,6 +226,16 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       slot.queue.forEach(p -> p.answer(Outcome.RELEASED));
       slot.cancels.values().forEach(p -> p.answer(Outcome.RELEASED));
     }
+    resident.accept(sessions.size());
+    // requests waiting for a snapshot read go back too: the next owner reads it
+    loading.entrySet().removeIf(e -> {
+      List<Submit> waiting = e.getValue();
+      if (!r.all() && !r.partitions().contains(waiting.get(0).origin().partition())) {
+        return false;
+      }
+      waiting.forEach(w -> w.replyTo().tell(Outcome.RELEASED));
+      return true;
+    });
     ActorRef<Done> replyTo = r.replyTo();
     CompletableFuture.allOf(snapshots.stream().map(CompletionStage::toCompletableFuture).toArray(CompletableFuture[]::new))
         .whenComplete((ok, err) -> replyTo.tell(Done.getInstance()));
@@ -245,8 +263,22 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
       return this;
     }
     String session = sessionId(r.tenantOrDefault(), r.sessionKey());
-    SessionSlot slot = sessions.computeIfAbsent(session, k -> new SessionSlot(o.partition(),
-        new SessionMemory(r.sessionKey(), r.tenantOrDefault(), null, o.partition(), out)));
+    List<Submit> waiting = loading.get(session);
+    if (waiting != null) {
+      waiting.add(s); // behind the requests that wait for the session's snapshot
+      return this;
+    }
+    SessionSlot slot = sessions.get(session);
+    if (slot == null) {
+      if (o.partition() >= 0 && snapshots.has(o.partition(), session)) {
+        // it left the heap: read what it remembers back first; meanwhile its requests wait, in order
+        loading.put(session, new ArrayList<>(List.of(s)));
+        return load(session, o.partition());
+      }
+      slot = new SessionSlot(o.partition(), new SessionMemory(r.sessionKey(), r.tenantOrDefault(), null, o.partition(), out));
+      sessions.put(session, slot);
+      resident.accept(sessions.size());
+    }
     Pending known = slot.find(r.requestId());
     if (known != null) {
       // delivered again while in hand: it runs once; this copy is answered with the first
@@ -353,12 +385,56 @@ public final class SessionRegistry extends AbstractBehavior<SessionRegistry.Comm
 
   private Behavior<Command> onPassivate(Passivate p) {
     SessionSlot slot = sessions.get(p.session());
-    if (slot != null && slot.actor != null && slot.idle()) {
+    if (slot == null || !slot.idle()) {
+      return this;
+    }
+    if (slot.actor != null) {
       // its snapshot (slot.memory) is current: the session's last request wrote it as it finished
       getContext().unwatch(slot.actor);
       getContext().stop(slot.actor);
       slot.actor = null;
       slot.started = false;
+    }
+    SessionMemory memory = slot.memory;
+    if (!memory.remembersAnything() || (memory.settled() && snapshots.has(slot.partition, p.session()))) {
+      // nothing to keep, or all of it on the sessions topic where the index finds it: out of the heap
+      sessions.remove(p.session());
+      resident.accept(sessions.size());
+    } else if (snapshots != SessionSnapshots.NONE && slot.partition >= 0) {
+      memory.writeOut(); // a write still on its way (or never made): look again once Kafka took it
+      timers.startSingleTimer(p.session(), p, SETTLE_CHECK);
+    }
+    return this;
+  }
+
+  // ------------------------------------------------------------------ sessions read back
+
+  private Behavior<Command> load(String session, int partition) {
+    getContext().pipeToSelf(snapshots.read(partition, session),
+        (snapshot, failure) -> new Loaded(session, partition, snapshot, failure));
+    return this;
+  }
+
+  private Behavior<Command> onLoaded(Loaded l) {
+    if (!loading.containsKey(l.session())) {
+      return this; // its partition was handed over meanwhile (its requests were released)
+    }
+    if (l.failure() != null) {
+      getContext().getLog().warn("reading the snapshot of session {} back failed ({}); trying again in {}", l.session(),
+          l.failure().toString(), SETTLE_CHECK);
+      timers.startSingleTimer("reload " + l.session(), new Reload(l.session(), l.partition()), SETTLE_CHECK);
+      return this;
+    }
+    List<Submit> waiting = loading.remove(l.session());
+    Request first = waiting.get(0).request();
+    SessionSnapshot s = l.snapshot().orElse(null);
+    SessionSlot slot = new SessionSlot(l.partition(),
+        new SessionMemory(first.sessionKey(), first.tenantOrDefault(), s, l.partition(), out));
+    slot.inFlightAtLastOwner = s == null || s.inFlight() == null ? null : s.inFlight().requestId();
+    sessions.put(l.session(), slot);
+    resident.accept(sessions.size());
+    for (Submit w : waiting) {
+      onSubmit(w); // in the order they came
     }
     return this;
   }

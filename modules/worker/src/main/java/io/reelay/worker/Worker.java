@@ -61,7 +61,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Hand-over (see {@link Handover}): when a partition is revoked or lost, its sessions write their
  * snapshots and stop before the rebalance goes on; when one is assigned, its sessions partition is
- * read before its first request, so every request found in flight is resumed, not run again.
+ * indexed before its first request ({@link SnapshotStore}), and each session's snapshot is read back
+ * as its first request comes, so every request found in flight is resumed, not run again.
  */
 public final class Worker {
 
@@ -110,13 +111,23 @@ public final class Worker {
     this.meters = WorkerMetrics.registry(system);
     this.events = new EventPublisher(settings.bootstrapServers(), settings.topics(), producer, meters);
     this.intake = new RecordIntake(settings, events, new RequestEvents(events), meters);
-    this.snapshots = new SnapshotStore(settings.bootstrapServers(), settings.topics());
+    this.snapshots = new SnapshotStore(settings.bootstrapServers(), settings.topics(), events.snapshotIndex(),
+        settings.handoverTimeout());
     this.capacity = new Capacity(settings.maxActiveRequests());
     String id = UUID.randomUUID().toString().substring(0, 8);
     this.clientId = "reelay-worker-" + id;
     this.consumers = new MeasuredConsumers(meters, clientId);
+    AtomicInteger resident = new AtomicInteger();
     this.sessions = system.systemActorOf(
-        SessionRegistry.create(settings, client, events, cipher), "sessions-" + id, Props.empty());
+        SessionRegistry.create(settings, client, events, cipher, snapshots, resident::set), "sessions-" + id, Props.empty());
+    Gauge.builder("reelay_worker_sessions_resident", resident, AtomicInteger::get)
+        .description("sessions in the heap: in hand, or idle for less than session-idle-timeout")
+        .tag("worker", clientId)
+        .register(meters);
+    Gauge.builder("reelay_worker_sessions_indexed", events.snapshotIndex(), SnapshotIndex::size)
+        .description("sessions of this worker's partitions with a snapshot on the sessions topic (read back on demand)")
+        .tag("worker", clientId)
+        .register(meters);
 
     this.consumerSettings =
         ConsumerSettings.create(system, new StringDeserializer(), new ByteArrayDeserializer())
@@ -389,15 +400,11 @@ public final class Worker {
     @Override
     public void onAssign(Set<TopicPartition> assigned, RestrictedConsumer consumer) {
       for (TopicPartition tp : assigned) {
-        SnapshotStore.Restored r = snapshots.load(tp.partition(), settings.handoverTimeout());
+        SnapshotStore.Indexed r = snapshots.load(tp.partition());
         replayBelow.put(tp.partition(), r.requestsEnd());
-        AskPattern.<SessionRegistry.Command, Done>ask(sessions,
-                reply -> new SessionRegistry.Restore(tp.partition(), r.sessions(), reply), settings.handoverTimeout(), system.scheduler())
-            .toCompletableFuture()
-            .join();
         assignedFrom.put(tp.partition(), position(consumer, tp));
         epoch(tp.partition()).updateAndGet(e -> owned(e) ? e : e + 1); // its records may go to sessions from now on
-        log.info("assigned {}: {} session snapshot(s) read", tp, r.sessions().size());
+        log.info("assigned {}: {} session snapshot(s) indexed", tp, r.sessions());
       }
       joined = true; // also with no partition: a member of the group, ready for a rebalance to give it some
     }
@@ -432,6 +439,7 @@ public final class Worker {
       }
       Set<Integer> partitions = tps.stream().map(TopicPartition::partition).collect(Collectors.toSet());
       release(partitions, false).toCompletableFuture().join();
+      snapshots.forget(partitions);
       log.info("{} {}: sessions snapshotted and stopped", why, tps);
     }
   }
