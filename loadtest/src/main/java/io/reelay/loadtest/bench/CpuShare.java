@@ -13,18 +13,29 @@ final class CpuShare {
   private final Map<String, Double> before = new LinkedHashMap<>();
   private final Map<String, Double> used = new LinkedHashMap<>();
 
-  /** Starts the span now. */
+  /** Starts the span now, over the parts running now. */
   CpuShare(Fleet fleet) {
     this.fleet = fleet;
-    fleet.parts().forEach(p -> before.put(p.name(), p.cpuSeconds()));
+    fleet.parts().stream().filter(p -> p.process().isAlive()).forEach(p -> before.put(p.name(), p.cpuSeconds()));
     before.put("driver", Fleet.cpuSeconds(ProcessHandle.current().pid()));
   }
 
   /** Ends the span ({@code seconds} long) and adds each part's cores used to {@code report}. */
   void report(Report report, double seconds) {
-    fleet.parts().forEach(p -> used.put(p.name(), (p.cpuSeconds() - before.getOrDefault(p.name(), 0.0)) / seconds));
+    report(report, seconds, "cores used: ");
+  }
+
+  /** As {@link #report(Report, double)}, each figure named {@code prefix} + the part's name. */
+  void report(Report report, double seconds, String prefix) {
+    fleet.parts().stream().filter(p -> before.containsKey(p.name()))
+        .forEach(p -> used.put(p.name(), (p.cpuSeconds() - before.get(p.name())) / seconds));
     used.put("driver", (Fleet.cpuSeconds(ProcessHandle.current().pid()) - before.get("driver")) / seconds);
-    used.forEach((name, cores) -> report.figure("cores used: " + name, cores));
+    used.forEach((name, cores) -> report.figure(prefix + name, cores));
+  }
+
+  /** Cores used by all the parts and the driver together (known once reported). */
+  double total() {
+    return used.values().stream().filter(v -> !v.isNaN()).mapToDouble(Double::doubleValue).sum();
   }
 
   /** "1.3 (worker 0.9, kafka 0.3, …)". */

@@ -28,6 +28,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 
 /**
  * The processes of a scenario, each part in a JVM of its own as {@code reelay kafka}, {@code sim},
@@ -134,11 +135,37 @@ public final class Fleet implements AutoCloseable {
 
   /** A broker in its own JVM ({@link #kafka()}) with fresh topics of {@code partitions} for {@code scenario}. */
   public Kafka kafka(String scenario, int partitions) throws Exception {
-    String bootstrap = kafka();
+    return topics(kafka(), scenario, partitions);
+  }
+
+  /** Fresh topics of {@code partitions} (and so a fresh consumer group) for {@code scenario} on a broker already running. */
+  public Kafka topics(String bootstrap, String scenario, int partitions) throws Exception {
     String prefix = uniquePrefix(scenario);
     Topics topics = Topics.withPrefix(prefix);
     TopicSetup.ensure(bootstrap, topics, partitions, (short) 1);
     return new Kafka(bootstrap, prefix, topics);
+  }
+
+  /**
+   * Waits until the workers' group on {@code kafka} has {@code members} members holding every
+   * partition of the requests topic (a rebalance after a worker joined has settled); false on timeout.
+   */
+  public static boolean awaitGroup(Kafka kafka, int members, Duration timeout) throws Exception {
+    String group = kafka.prefix() + "-workers";
+    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrap()))) {
+      int partitions = admin.describeTopics(List.of(kafka.topics().requests())).allTopicNames().get(30, TimeUnit.SECONDS)
+          .get(kafka.topics().requests()).partitions().size();
+      long until = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < until) {
+        ConsumerGroupDescription d = admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group);
+        long held = d.members().stream().mapToLong(m -> m.assignment().topicPartitions().size()).sum();
+        if (d.members().size() == members && held == partitions) {
+          return true;
+        }
+        Thread.sleep(100);
+      }
+    }
+    return false;
   }
 
   /** A KRaft broker in its own JVM; answers its bootstrap address once it serves metadata. */

@@ -37,6 +37,9 @@ public final class Traffic implements AutoCloseable {
   /** The first terminal event of a request and when it was read (nanoTime). */
   public record Done(Event event, long arrivedNanos) {}
 
+  // nanoTime → epoch: arrivals compared with what other processes stamp (the simulator's completedAt)
+  private static final long EPOCH_MINUS_NANO = System.currentTimeMillis() * 1_000_000 - System.nanoTime();
+
   private final KafkaProducer<String, byte[]> producer;
   private final Topics topics;
   private final Map<String, Long> sentNanos = new ConcurrentHashMap<>();
@@ -45,6 +48,8 @@ public final class Traffic implements AutoCloseable {
   private final Map<String, Set<String>> ends = new ConcurrentHashMap<>();
   // with events: per session, when each of its events was read (nanoTime)
   private final Map<String, List<Long>> sessionEvents = new ConcurrentHashMap<>();
+  // with events: every event of each request, in the order read
+  private final Map<String, List<Event>> requestEvents = new ConcurrentHashMap<>();
   private final boolean events;
   private final AtomicInteger duplicates = new AtomicInteger();
   private final AtomicLong lastArrival = new AtomicLong();
@@ -81,6 +86,7 @@ public final class Traffic implements AutoCloseable {
           if (r.topic().equals(topics.events())) {
             sessionEvents.computeIfAbsent(e.sessionKey(), k -> Collections.synchronizedList(new ArrayList<>()))
                 .add(now);
+            requestEvents.computeIfAbsent(e.requestId(), k -> Collections.synchronizedList(new ArrayList<>())).add(e);
             continue;
           }
           ends.computeIfAbsent(e.requestId(), k -> ConcurrentHashMap.newKeySet()).add(e.seq() + ":" + e.state());
@@ -119,6 +125,11 @@ public final class Traffic implements AutoCloseable {
     }
   }
 
+  /** A {@link System#nanoTime()} of this process (an arrival) as epoch milliseconds, comparable with other processes' clocks. */
+  public static long epochMillis(long nanoTime) {
+    return (nanoTime + EPOCH_MINUS_NANO) / 1_000_000;
+  }
+
   public void flush() {
     producer.flush();
   }
@@ -144,6 +155,17 @@ public final class Traffic implements AutoCloseable {
   /** When the events of {@code session} were read (nanoTime), in order; empty unless built to read events. */
   public List<Long> sessionEvents(String session) {
     List<Long> l = sessionEvents.get(session);
+    if (l == null) {
+      return List.of();
+    }
+    synchronized (l) {
+      return List.copyOf(l);
+    }
+  }
+
+  /** Every event of {@code requestId} read so far, in order; empty unless built to read events. */
+  public List<Event> events(String requestId) {
+    List<Event> l = requestEvents.get(requestId);
     if (l == null) {
       return List.of();
     }

@@ -14,12 +14,12 @@ import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
 
-/** Headless PNG line charts of series over time (JFreeChart). */
+/** Headless PNG charts of series over time, as lines or as dots (JFreeChart). */
 final class Charts {
 
   private Charts() {}
 
-  static void png(Path file, String title, String yLabel, List<Series> series) throws IOException {
+  static void png(Path file, String title, String yLabel, List<Series> series, boolean points) throws IOException {
     System.setProperty("java.awt.headless", "true");
     XYSeriesCollection data = new XYSeriesCollection();
     for (Series s : series) {
@@ -34,7 +34,7 @@ final class Charts {
     plot.setBackgroundPaint(Color.WHITE);
     plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
     plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-    XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, false);
+    XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(!points, points);
     for (int i = 0; i < series.size(); i++) {
       renderer.setSeriesStroke(i, new BasicStroke(2f));
     }

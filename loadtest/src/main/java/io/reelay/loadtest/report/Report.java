@@ -37,8 +37,8 @@ public final class Report {
   private String command;
   private Path root;
 
-  /** A PNG: one or more series over time on one chart. */
-  public record Plot(String file, String title, String yLabel, List<Series> series) {}
+  /** A PNG: one or more series over time on one chart; {@code points}: a dot per value, no lines (one value per event). */
+  public record Plot(String file, String title, String yLabel, List<Series> series, boolean points) {}
 
   public Report(String scenario, boolean quick) {
     this.scenario = scenario;
@@ -94,7 +94,13 @@ public final class Report {
   }
 
   public Report plot(String name, String title, String yLabel, Series... series) {
-    plots.add(new Plot(scenario + "-" + name + ".png", title, yLabel, List.of(series)));
+    plots.add(new Plot(scenario + "-" + name + ".png", title, yLabel, List.of(series), false));
+    return this;
+  }
+
+  /** As {@link #plot}, a dot per value instead of lines (values of separate events, such as one per render). */
+  public Report scatter(String name, String title, String yLabel, Series... series) {
+    plots.add(new Plot(scenario + "-" + name + ".png", title, yLabel, List.of(series), true));
     return this;
   }
 
@@ -110,7 +116,7 @@ public final class Report {
   public Path write(Path dir) throws IOException {
     Files.createDirectories(dir);
     for (Plot p : plots) {
-      Charts.png(dir.resolve(p.file()), p.title(), p.yLabel(), p.series());
+      Charts.png(dir.resolve(p.file()), p.title(), p.yLabel(), p.series(), p.points());
     }
     Path json = dir.resolve(scenario + ".json");
     Files.writeString(json, local(Json.mapper().writerWithDefaultPrettyPrinter().writeValueAsString(asJson())) + "\n",

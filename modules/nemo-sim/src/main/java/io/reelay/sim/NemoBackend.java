@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -238,6 +239,11 @@ final class NemoBackend {
     RenderJob job = world.renders.get(id);
     if (job == null || !job.ownerUserId.equals(caller.userId)) throw SimError.notFound("render job not found: " + id);
     return job;
+  }
+
+  /** Every render job since the last reset (for {@code GET /_sim/renders}). */
+  Collection<RenderJob> renders() {
+    return world.renders.values();
   }
 
   /** A render for the unauthenticated /files URL: knowing the id is the capability, like a CDN URL. */

@@ -5,6 +5,8 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A render job (E8). Its status is a pure function of the clock and of its file: pending for the
@@ -32,6 +34,8 @@ final class RenderJob {
   private final boolean failsByFault;
   private final AtomicBoolean cancelled = new AtomicBoolean();
   private final AtomicBoolean completionCounted = new AtomicBoolean();
+  private final AtomicInteger polls = new AtomicInteger();
+  private final AtomicLong seenCompletedAt = new AtomicLong(-1);
   private volatile long fileReadyAt;
 
   RenderJob(String id, String sessionId, String ownerUserId, long createdAt, long renderMillis, long durationMs,
@@ -71,6 +75,23 @@ final class RenderJob {
   /** True exactly once, the first time the job is seen completed (for the stats). */
   boolean firstSeenCompleted() {
     return completionCounted.compareAndSet(false, true);
+  }
+
+  /** Counts an answered poll (E9) that showed {@code v} at {@code now}; the first one showing it completed is kept. */
+  void polled(View v, long now) {
+    polls.incrementAndGet();
+    if (v.status() == Status.COMPLETED) seenCompletedAt.compareAndSet(-1, now);
+  }
+
+  /** Polls (E9) answered for this job. */
+  int polls() {
+    return polls.get();
+  }
+
+  /** When a poll first answered this job completed (epoch ms), if one did. */
+  Optional<Long> seenCompletedAt() {
+    long at = seenCompletedAt.get();
+    return at < 0 ? Optional.empty() : Optional.of(at);
   }
 
   private View failed(String error, long at) {

@@ -69,11 +69,13 @@ final class RenderRoutes extends SimRoutes {
 
   /** E9 in the configured shape. */
   private HttpResponse poll(Call call, String id) {
-    RenderJob.View v = backend.view(backend.render(call.account(), id));
+    RenderJob job = backend.render(call.account(), id);
+    RenderJob.View v = backend.view(job);
+    job.polled(v, backend.nowMillis()); // for /_sim/renders: polls per job, when a poll first saw it done
     Optional<String> url = v.status() == RenderJob.Status.COMPLETED ? Optional.of(outputUrl(id)) : Optional.empty();
     if (backend.settings.renderPollShape() == SimSettings.RenderPollShape.TOP_LEVEL) {
       Map<String, Object> out = Agent.map("taskId", v.id(), "status", v.status().wire(), "progress", v.progress());
-      url.ifPresent(u -> out.put("output", Agent.map("url", u, "duration", backend.render(call.account(), id).durationMs / 1000.0)));
+      url.ifPresent(u -> out.put("output", Agent.map("url", u, "duration", job.durationMs / 1000.0)));
       v.error().ifPresent(e -> out.put("error", e));
       return json(StatusCodes.OK, out);
     }
