@@ -25,7 +25,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.apache.pekko.NotUsed;
@@ -39,11 +41,8 @@ import org.apache.pekko.http.javadsl.model.Multipart;
 import org.apache.pekko.http.javadsl.model.Multiparts;
 import org.apache.pekko.http.javadsl.model.headers.Accept;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
-import org.apache.pekko.japi.Pair;
 import org.apache.pekko.stream.javadsl.FileIO;
 import org.apache.pekko.stream.javadsl.Flow;
-import org.apache.pekko.stream.javadsl.Framing;
-import org.apache.pekko.stream.javadsl.FramingTruncation;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.javadsl.StreamConverters;
 import org.apache.pekko.util.ByteString;
@@ -56,8 +55,6 @@ import org.apache.pekko.util.ByteString;
  * {@link NemoTransport}'s.
  */
 public final class NemoClient {
-
-  private static final ByteString NEWLINE = ByteString.fromString("\n");
 
   /**
    * A retry the client is about to make: who may want to tell a person about it. {@code refused}:
@@ -141,14 +138,15 @@ public final class NemoClient {
             .addHeader(Accept.create(MediaTypes.TEXT_EVENT_STREAM.toRange()));
     // a 429 before the stream means the message was refused, not run: safe to send once more;
     // any other failure may have reached the agent, and re-sending would pay twice
+    long deadline = System.nanoTime() + settings.sseTotalTimeout().toNanos(); // the whole call, headers included
     CompletionStage<Source<AgentEvent, NotUsed>> opened = transport.retryingRefusals("run_sse", () ->
-        transport.send(req, "run_sse")
+        transport.sendStream(req, "run_sse")
             .thenCompose(
                 resp -> {
                   boolean isStream =
                       resp.entity().getContentType().mediaType().equals(MediaTypes.TEXT_EVENT_STREAM);
                   if (resp.status().isSuccess() && isStream) {
-                    return CompletableFuture.completedFuture(events(resp));
+                    return CompletableFuture.completedFuture(events(resp, deadline));
                   }
                   // an envelope error (1001, 1002, 2001, …) comes before any stream
                   return transport.strictJson(resp, "run_sse")
@@ -157,79 +155,31 @@ public final class NemoClient {
                             throw new NemoException.Stream(
                                 "NOT_A_STREAM", "run_sse answered without an event stream");
                           });
-                }));
-    return Source.completionStageSource(opened)
-        .mapMaterializedValue(m -> NotUsed.getInstance())
-        .watchTermination((m, done) -> {
-          transport.openStreams().incrementAndGet();
-          done.whenComplete((d, e) -> transport.openStreams().decrementAndGet());
-          return m;
-        })
-        .completionTimeout(settings.sseTotalTimeout())
-        .mapError(
-            TimeoutException.class,
-            e -> new NemoException.Stream("SSE_TIMEOUT", "stream open longer than " + settings.sseTotalTimeout()));
+                }))
+        .toCompletableFuture()
+        .orTimeout(settings.sseTotalTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .exceptionally(e -> {
+          if (FailurePolicy.unwrap(e) instanceof TimeoutException) {
+            throw new NemoException.Stream("SSE_TIMEOUT", "no stream within " + settings.sseTotalTimeout());
+          }
+          throw e instanceof CompletionException c ? c : new CompletionException(e);
+        });
+    return Source.completionStageSource(opened).mapMaterializedValue(m -> NotUsed.getInstance());
   }
 
-  private Source<AgentEvent, NotUsed> events(HttpResponse resp) {
+  private Source<AgentEvent, NotUsed> events(HttpResponse resp, long deadlineNanos) {
     return resp.entity()
         .getDataBytes()
-        .mapError(
-            Throwable.class,
-            // a connection lost mid-stream is not a transport retry: the message may be running; never re-send
-            e -> e instanceof NemoException ? e : new NemoException.Stream("STREAM_CUT", "the stream broke off: " + e.getMessage()))
-        .via(decode(settings.sseMaxLineBytes(), settings.sseHeartbeatTimeout()))
+        .via(new SseReader(settings.sseMaxLineBytes(), settings.sseHeartbeatTimeout(), deadlineNanos, transport.openStreams()))
         .mapMaterializedValue(m -> NotUsed.getInstance());
   }
 
-  private enum Tick { INSTANCE }
-
   /**
-   * Bytes → {@link AgentEvent}s; fails the stream when only heartbeats (or nothing) arrived for
-   * {@code stall}. Public for tests of the decoder on recorded wire bytes.
+   * Bytes → {@link AgentEvent}s ({@link SseReader}); fails the stream when only heartbeats (or
+   * nothing) arrived for {@code stall}. For tests of the decoder on recorded wire bytes.
    */
   static Flow<ByteString, AgentEvent, NotUsed> decode(int maxLine, Duration stall) {
-    Duration check = clamp(stall.dividedBy(20), Duration.ofMillis(20), Duration.ofSeconds(5));
-    return Flow.of(ByteString.class)
-        .via(Framing.delimiter(NEWLINE, maxLine, FramingTruncation.ALLOW))
-        .map(ByteString::utf8String)
-        .<Object>map(line -> line)
-        .merge(Source.tick(check, check, Tick.INSTANCE), true)
-        .statefulMap(
-            StreamState::new,
-            (st, in) -> {
-              if (in instanceof Tick) {
-                if (System.nanoTime() - st.lastNews > stall.toNanos()) {
-                  throw new NemoException.Stream(
-                      "SSE_STALLED", "only heartbeats for " + stall + ", giving up on the stream");
-                }
-                return Pair.create(st, new Batch(List.of(), false));
-              }
-              List<AgentEvent> out = st.decoder.onLine((String) in);
-              for (AgentEvent e : out) {
-                if (!(e instanceof AgentEvent.Heartbeat)) {
-                  st.lastNews = System.nanoTime();
-                }
-              }
-              return Pair.create(st, new Batch(out, st.decoder.ended()));
-            },
-            st -> Optional.of(new Batch(st.decoder.onEnd(), false)))
-        // [DONE] or a done event ends the stream even if the server keeps the connection open
-        .takeWhile(batch -> !batch.last(), true)
-        .mapConcat(Batch::events)
-        .mapMaterializedValue(m -> NotUsed.getInstance())
-        .named("sse-decode");
-  }
-
-  private record Batch(List<AgentEvent> events, boolean last) {}
-
-  private static final class StreamState {
-    final SseDecoder decoder = new SseDecoder();
-    long lastNews = System.nanoTime();
-  }
-
-  private static Duration clamp(Duration d, Duration min, Duration max) {
-    return d.compareTo(min) < 0 ? min : d.compareTo(max) > 0 ? max : d;
+    return Flow.fromGraph(new SseReader(maxLine, stall, Long.MAX_VALUE, null));
   }
 
   // ---------------------------------------------------------------- E3, E5

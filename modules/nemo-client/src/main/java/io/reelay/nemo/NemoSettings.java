@@ -4,7 +4,11 @@ import com.typesafe.config.Config;
 import java.time.Duration;
 import java.util.Optional;
 
-/** Settings of the backend client, read once from the {@code reelay.nemo} config block. */
+/**
+ * Settings of the backend client, read once from the {@code reelay.nemo} config block. {@code
+ * maxConnections} / {@code maxOpenRequests} size the pool of the agent streams, {@code call…} the
+ * pool of every other call.
+ */
 public record NemoSettings(
     String baseUrl,
     Optional<Token> fixedToken,
@@ -17,17 +21,23 @@ public record NemoSettings(
     int sseMaxLineBytes,
     int maxConnections,
     int maxOpenRequests,
+    int callMaxConnections,
+    int callMaxOpenRequests,
     FailurePolicy.RetryPolicy retry,
     double callsPerSecond,
     int callsBurst) {
 
   public NemoSettings {
-    if (Integer.bitCount(maxOpenRequests) != 1 || maxOpenRequests < maxConnections) {
-      throw new IllegalArgumentException(
-          "reelay.nemo.max-open-requests must be a power of two >= max-connections, was "
-              + maxOpenRequests);
-    }
+    requirePool("reelay.nemo.", maxConnections, maxOpenRequests);
+    requirePool("reelay.nemo.calls.", callMaxConnections, callMaxOpenRequests);
     baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
+  }
+
+  private static void requirePool(String prefix, int maxConnections, int maxOpenRequests) {
+    if (maxConnections < 1 || Integer.bitCount(maxOpenRequests) != 1 || maxOpenRequests < maxConnections) {
+      throw new IllegalArgumentException(prefix + "max-open-requests must be a power of two >= " + prefix
+          + "max-connections (at least 1), was " + maxOpenRequests + " and " + maxConnections);
+    }
   }
 
   public static NemoSettings from(Config c) {
@@ -44,6 +54,8 @@ public record NemoSettings(
         c.getInt("sse-max-line-bytes"),
         c.getInt("max-connections"),
         c.getInt("max-open-requests"),
+        c.getInt("calls.max-connections"),
+        c.getInt("calls.max-open-requests"),
         new FailurePolicy.RetryPolicy(
             c.getDuration("retry.initial"),
             c.getDuration("retry.max"),
@@ -57,7 +69,7 @@ public record NemoSettings(
   public NemoSettings withBaseUrl(String url) {
     return new NemoSettings(
         url, fixedToken, skillSource, skillVersion, skillPlatform, requestTimeout,
-        sseHeartbeatTimeout, sseTotalTimeout, sseMaxLineBytes, maxConnections, maxOpenRequests, retry,
+        sseHeartbeatTimeout, sseTotalTimeout, sseMaxLineBytes, maxConnections, maxOpenRequests, callMaxConnections, callMaxOpenRequests, retry,
         callsPerSecond, callsBurst);
   }
 }

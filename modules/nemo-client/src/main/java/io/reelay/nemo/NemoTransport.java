@@ -45,6 +45,7 @@ import org.apache.pekko.http.javadsl.model.headers.HttpCredentials;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.settings.ClientConnectionSettings;
 import org.apache.pekko.http.javadsl.settings.ConnectionPoolSettings;
+import org.apache.pekko.http.javadsl.settings.ParserSettings;
 import org.apache.pekko.pattern.Patterns;
 import org.apache.pekko.stream.Materializer;
 
@@ -65,7 +66,13 @@ final class NemoTransport {
   // looked up once: Http.defaultClientHttpsContext() is synchronized, and every call would contend on it
   private final HttpsConnectionContext https;
   private final Materializer mat;
-  private final ConnectionPoolSettings pool;
+  // two pools to the one host: one actor runs a pool, and every connection it opens is set up in
+  // that actor, one after another. The agent streams (a connection each, for minutes) get theirs;
+  // ordinary calls share a few kept-alive connections, so that a burst of sign-ins queues for one
+  // instead of opening thousands next to the streams (each must be taken up within
+  // pekko.io.tcp.register-timeout, or it is dropped and the call fails TRANSPORT)
+  private final ConnectionPoolSettings callPool;
+  private final ConnectionPoolSettings streamPool;
   private final List<HttpHeader> attribution;
   private final LoggingAdapter log;
   private final RateLimiter limiter;
@@ -87,20 +94,8 @@ final class NemoTransport {
     this.https = http.defaultClientHttpsContext();
     this.mat = Materializer.matFromSystem(system);
     this.log = this.system.log();
-    Duration idle = settings.sseHeartbeatTimeout().plusSeconds(30);
-    this.pool =
-        ConnectionPoolSettings.create(this.system)
-            .withMaxConnections(settings.maxConnections())
-            .withMaxOpenRequests(settings.maxOpenRequests())
-            // retries are FailurePolicy's alone: the pool's own (5 by default, for idempotent
-            // methods) would multiply every attempt and hide faults from the policy
-            .withMaxRetries(0)
-            .withIdleTimeout(idle)
-            .withConnectionSettings(
-                ClientConnectionSettings.create(this.system)
-                    .withIdleTimeout(idle)
-                    // raw bytes carry the Authorization header: never log them, whatever the config says
-                    .withLogUnencryptedNetworkBytes(Optional.empty()));
+    this.callPool = pool(this.system, settings.callMaxConnections(), settings.callMaxOpenRequests(), settings.sseHeartbeatTimeout());
+    this.streamPool = pool(this.system, settings.maxConnections(), settings.maxOpenRequests(), settings.sseHeartbeatTimeout());
     this.attribution =
         List.of(
             RawHeader.create("X-Skill-Source", settings.skillSource()),
@@ -120,7 +115,8 @@ final class NemoTransport {
     this.https = base.https;
     this.mat = base.mat;
     this.log = base.log;
-    this.pool = base.pool;
+    this.callPool = base.callPool;
+    this.streamPool = base.streamPool;
     this.attribution = base.attribution;
     this.limiter = base.limiter;
     this.host = base.host;
@@ -133,6 +129,25 @@ final class NemoTransport {
   /** The same transport (same pool and limiter) telling {@code onRetry} before each retry it makes. */
   NemoTransport withRetryListener(Consumer<RetryNotice> onRetry) {
     return new NemoTransport(this, onRetry);
+  }
+
+  private static ConnectionPoolSettings pool(ActorSystem system, int maxConnections, int maxOpenRequests, Duration sseHeartbeatTimeout) {
+    Duration idle = sseHeartbeatTimeout.plusSeconds(30);
+    return ConnectionPoolSettings.create(system)
+        .withMaxConnections(maxConnections)
+        .withMaxOpenRequests(maxOpenRequests)
+        // retries are FailurePolicy's alone: the pool's own (5 by default, for idempotent
+        // methods) would multiply every attempt and hide faults from the policy
+        .withMaxRetries(0)
+        .withIdleTimeout(idle)
+        .withConnectionSettings(
+            ClientConnectionSettings.create(system)
+                .withIdleTimeout(idle)
+                // no header values cached: a connection's parser shares pekko's header trie until it
+                // caches its first value, then copies it (~4 KB), and each stream is a connection
+                .withParserSettings(ParserSettings.forClient(system).withHeaderValueCacheLimits(Map.of("default", 0)))
+                // raw bytes carry the Authorization header: never log them, whatever the config says
+                .withLogUnencryptedNetworkBytes(Optional.empty()));
   }
 
   private static String hostOf(String url) {
@@ -177,8 +192,17 @@ final class NemoTransport {
 
   // ---------------------------------------------------------------- calls
 
-  /** One request through the limiter and the pool; a failure to get an answer is a {@link NemoException.Transport}. */
+  /** One request through the limiter and the call pool; a failure to get an answer is a {@link NemoException.Transport}. */
   CompletionStage<HttpResponse> send(HttpRequest req, String what) {
+    return send(req, what, callPool);
+  }
+
+  /** A request whose answer is a long stream (/run_sse), through the limiter and the stream pool. */
+  CompletionStage<HttpResponse> sendStream(HttpRequest req, String what) {
+    return send(req, what, streamPool);
+  }
+
+  private CompletionStage<HttpResponse> send(HttpRequest req, String what, ConnectionPoolSettings pool) {
     CompletionStage<Void> permit = limiter == null ? CompletableFuture.completedFuture(null) : limiter.acquire();
     return permit
         .thenCompose(p -> http.singleRequest(req, https, pool, log))
@@ -256,7 +280,9 @@ final class NemoTransport {
           String code = failed;
           Counter.builder("reelay_backend_retries").description("retries of backend calls, by remedy")
               .tag("remedy", remedy.name()).register(meters).increment();
-          log.info("{} failed ({}), retry {} in {} ms", what, code, attempt, wait.toMillis());
+          // a transport failure's (redacted) message tells a connect timeout from a reset or an unread entity
+          log.info("{} failed ({}), retry {} in {} ms", what,
+              cause instanceof NemoException.Transport ? code + ": " + cause.getMessage() : code, attempt, wait.toMillis());
           onRetry.accept(new RetryNotice(what, attempt, wait, code, remedy == Remedy.WAIT ? FailurePolicy.refusalReason(cause) : null));
           Duration total = remedy == Remedy.WAIT ? waited.plus(wait) : waited;
           return Patterns.after(wait, system.scheduler(), system.dispatcher(), () -> attempt(what, call, attempts, total, refusalsOnly, parent));
@@ -279,12 +305,29 @@ final class NemoTransport {
   CompletionStage<JsonNode> strictJson(HttpResponse resp, String what) {
     int status = resp.status().intValue();
     String retryAfter = resp.getHeader("Retry-After").map(HttpHeader::value).orElse(null);
-    return resp.entity()
-        .toStrict(settings.requestTimeout().toMillis(), mat)
+    return onDispatcher(resp.entity().toStrict(settings.requestTimeout().toMillis(), mat))
         .exceptionally(
             e -> {
               throw new NemoException.Transport(what + " body", e instanceof CompletionException ? e.getCause() : e);
             })
         .thenApply(strict -> Envelope.unwrap(status, strict.getData().toArray(), retryAfter));
+  }
+
+  /**
+   * A stage pekko returns (a Scala future) as a plain future completed on the system's dispatcher.
+   * The Scala wrapper runs every dependent added to it "async" on ForkJoinPool.commonPool, and on a
+   * machine with 2 cores that pool has parallelism 1, so CompletableFuture starts a new thread for
+   * each: one thread per call.
+   */
+  private <T> CompletableFuture<T> onDispatcher(CompletionStage<T> stage) {
+    CompletableFuture<T> plain = new CompletableFuture<>();
+    stage.whenCompleteAsync((v, e) -> {
+      if (e != null) {
+        plain.completeExceptionally(e);
+      } else {
+        plain.complete(v);
+      }
+    }, system.dispatcher());
+    return plain;
   }
 }

@@ -180,7 +180,7 @@ class FaultsAgainstSimTest {
   void exportWithoutAttributionHeadersIs402AndNeverRetried() throws Exception {
     NemoClient anonymousSkill = new NemoClient(kit.system(), new NemoSettings(
         sim.baseUrl(), java.util.Optional.empty(), "", "", "", java.time.Duration.ofSeconds(10),
-        java.time.Duration.ofMinutes(1), java.time.Duration.ofMinutes(2), 1 << 20, 16, 32,
+        java.time.Duration.ofMinutes(1), java.time.Duration.ofMinutes(2), 1 << 20, 16, 32, 16, 32,
         client.settings().retry(), 0, 1));
     AnonymousToken t = token();
     BackendSession s = await(client.createSession(t.token(), "en"));

@@ -1,9 +1,13 @@
 package io.reelay.worker;
 
+import com.sun.management.UnixOperatingSystemMXBean;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
 import io.reelay.protocol.GroupProtocol;
 import io.reelay.protocol.Topics;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -57,7 +61,7 @@ public record WorkerSettings(
         t.getInt("partitions"),
         (short) t.getInt("replication-factor"),
         w.getString("group-id"),
-        w.getInt("max-active-requests"),
+        maxActiveRequests(root, Runtime.getRuntime().maxMemory(), openFileLimit()),
         w.getDuration("request-deadline"),
         w.getDuration("still-working-interval"),
         w.getDuration("recovery.first-check"),
@@ -86,6 +90,34 @@ public record WorkerSettings(
         // KIP-848: the broker owns timeouts and assignment, and the client refuses the classic settings
         incrementalOnly(GroupProtocol.compatible(properties(w.getConfig("kafka-consumer")))),
         properties(w.getConfig("kafka-producer")));
+  }
+
+  /**
+   * {@code max-active-requests}: a number, or {@code auto} for what the heap and the open-file
+   * limit allow ({@link Capacity#auto}).
+   */
+  static int maxActiveRequests(Config root, long maxHeapBytes, long openFiles) {
+    String key = "reelay.worker.max-active-requests";
+    if (root.getValue(key).valueType() == ConfigValueType.STRING && root.getString(key).strip().equals("auto")) {
+      return Capacity.auto(maxHeapBytes, openFiles, intOr(root, "reelay.nemo.max-connections", Integer.MAX_VALUE),
+          intOr(root, "reelay.nemo.calls.max-connections", 0));
+    }
+    try {
+      return root.getInt(key);
+    } catch (ConfigException.WrongType e) {
+      throw new IllegalArgumentException(key + " (REELAY_MAX_ACTIVE) must be a number or auto, was \""
+          + root.getString(key) + "\"");
+    }
+  }
+
+  private static int intOr(Config root, String path, int absent) {
+    return root.hasPath(path) ? root.getInt(path) : absent;
+  }
+
+  /** The soft open-file limit of this process; {@link Long#MAX_VALUE} when the platform does not tell. */
+  static long openFileLimit() {
+    return ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+        ? unix.getMaxFileDescriptorCount() : Long.MAX_VALUE;
   }
 
   /**
