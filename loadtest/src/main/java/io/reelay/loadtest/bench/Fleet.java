@@ -89,7 +89,8 @@ public final class Fleet implements AutoCloseable {
       }
     }
 
-    private String jcmd(String command) throws IOException, InterruptedException {
+    /** What {@code jcmd PID command} prints for this process. */
+    String jcmd(String command) throws IOException, InterruptedException {
       Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
           Long.toString(process.pid()), command).redirectErrorStream(true).start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -6,15 +6,12 @@ import io.reelay.loadtest.report.Series;
 import io.reelay.protocol.Action;
 import io.reelay.protocol.Json;
 import io.reelay.protocol.Request;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -173,16 +170,13 @@ public final class MemoryScenario implements Scenario {
 
   /** Bytes of live objects per class in the worker (after a full GC). */
   private static Map<String, Long> histogram(Fleet.Part worker) throws Exception {
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
-        Long.toString(worker.process().pid()), "GC.class_histogram").redirectErrorStream(true).start();
     Map<String, Long> bytes = new HashMap<>();
-    for (String line : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+    for (String line : worker.jcmd("GC.class_histogram").split("\n")) {
       Matcher m = HISTOGRAM_LINE.matcher(line);
       if (m.find()) {
         bytes.merge(m.group(2), Long.parseLong(m.group(1)), Long::sum);
       }
     }
-    p.waitFor(60, TimeUnit.SECONDS);
     return bytes;
   }
 
