@@ -88,6 +88,9 @@ public final class LocalStack implements AutoCloseable {
     m.put("reelay.topics.prefix", prefixOf(o.topics()));
     m.put("reelay.topics.partitions", o.partitions());
     m.put("nemo-sim.port", o.simPort());
+    // everything of a local stack is on this machine's loopback, whatever REELAY_SIM_HOST says (containers)
+    m.put("nemo-sim.host", "127.0.0.1");
+    m.put("nemo-sim.public-base-url", "");
     m.put("nemo-sim.time-scale", ts);
     m.put("reelay.status.port", o.statusPort());
     // the key made for this stack (if any) for tenant default, and whatever keys the user configured

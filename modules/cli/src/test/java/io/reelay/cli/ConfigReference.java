@@ -20,6 +20,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -289,5 +290,39 @@ final class ConfigReference {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /**
+   * What main code reads from the environment: {@code System.getenv("X")}, and every string literal
+   * that is a whole REELAY_/NEMO_ variable name (some are read through a helper, e.g. {@code
+   * EmbeddedKafka.arg}).
+   */
+  static Set<String> variablesReadByMainCode(Path root) throws IOException {
+    Pattern getenv = Pattern.compile("getenv\\(\"([A-Z][A-Z0-9_]*)\"\\)");
+    Pattern literal = Pattern.compile("\"((?:REELAY|NEMO)_[A-Z0-9_]+)\"");
+    Set<String> vars = new TreeSet<>();
+    List<Path> roots = new ArrayList<>();
+    try (Stream<Path> modules = Files.list(root.resolve("modules"))) {
+      modules.map(m -> m.resolve("src/main/java")).filter(Files::isDirectory).forEach(roots::add);
+    }
+    if (Files.isDirectory(root.resolve("loadtest/src/main/java"))) {
+      roots.add(root.resolve("loadtest/src/main/java"));
+    }
+    for (Path r : roots) {
+      List<Path> sources;
+      try (Stream<Path> s = Files.walk(r)) {
+        sources = s.filter(p -> p.toString().endsWith(".java")).collect(Collectors.toList());
+      }
+      for (Path source : sources) {
+        String code = Files.readString(source);
+        for (Pattern p : List.of(getenv, literal)) {
+          Matcher m = p.matcher(code);
+          while (m.find()) {
+            vars.add(m.group(1));
+          }
+        }
+      }
+    }
+    return vars;
   }
 }

@@ -11,8 +11,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -61,7 +59,7 @@ class ConfigReferenceTest {
     for (Path file : ConfigReference.referenceFiles(ROOT)) {
       read.addAll(ConfigReference.namedVariables(file));
     }
-    read.addAll(variablesReadByMainCode());
+    read.addAll(ConfigReference.variablesReadByMainCode(ROOT));
     read.removeAll(NOT_OURS);
     assertThat(read).contains("REELAY_KAFKA_BOOTSTRAP", "REELAY_KAFKA_DATA", "NEMO_BASE_URL");
     assertThat(read.stream().filter(v -> !table.contains(v)).toList())
@@ -108,40 +106,6 @@ class ConfigReferenceTest {
         Matcher m = name.matcher(first);
         while (m.find()) {
           vars.add(m.group(1));
-        }
-      }
-    }
-    return vars;
-  }
-
-  /**
-   * What main code reads from the environment: {@code System.getenv("X")}, and every string literal
-   * that is a whole REELAY_/NEMO_ variable name (some are read through a helper, e.g. {@code
-   * EmbeddedKafka.arg}).
-   */
-  private static Set<String> variablesReadByMainCode() throws IOException {
-    Pattern getenv = Pattern.compile("getenv\\(\"([A-Z][A-Z0-9_]*)\"\\)");
-    Pattern literal = Pattern.compile("\"((?:REELAY|NEMO)_[A-Z0-9_]+)\"");
-    Set<String> vars = new TreeSet<>();
-    List<Path> roots = new ArrayList<>();
-    try (Stream<Path> modules = Files.list(ROOT.resolve("modules"))) {
-      modules.map(m -> m.resolve("src/main/java")).filter(Files::isDirectory).forEach(roots::add);
-    }
-    if (Files.isDirectory(ROOT.resolve("loadtest/src/main/java"))) {
-      roots.add(ROOT.resolve("loadtest/src/main/java"));
-    }
-    for (Path r : roots) {
-      List<Path> sources;
-      try (Stream<Path> s = Files.walk(r)) {
-        sources = s.filter(p -> p.toString().endsWith(".java")).collect(Collectors.toList());
-      }
-      for (Path source : sources) {
-        String code = Files.readString(source);
-        for (Pattern p : List.of(getenv, literal)) {
-          Matcher m = p.matcher(code);
-          while (m.find()) {
-            vars.add(m.group(1));
-          }
         }
       }
     }

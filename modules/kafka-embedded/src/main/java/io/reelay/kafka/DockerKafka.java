@@ -1,5 +1,8 @@
 package io.reelay.kafka;
 
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import org.testcontainers.DockerClientFactory;
 import org.testcontainers.kafka.KafkaContainer;
 
@@ -9,9 +12,17 @@ import org.testcontainers.kafka.KafkaContainer;
  */
 final class DockerKafka {
 
-  static final String IMAGE = "apache/kafka:4.1.0";
+  /** The broker version Reelay is built with (kafka.version in pom.xml; docker/compose.yml uses it too). */
+  static final String IMAGE = "apache/kafka:4.4.0";
 
   private DockerKafka() {}
+
+  /** The embedded broker's behaviour ({@link EmbeddedKafka#BEHAVIOUR}) as the apache/kafka image's variables. */
+  static Map<String, String> environment() {
+    Map<String, String> env = new TreeMap<>();
+    EmbeddedKafka.BEHAVIOUR.forEach((key, value) -> env.put("KAFKA_" + key.toUpperCase(Locale.ROOT).replace('.', '_'), value));
+    return env;
+  }
 
   static boolean dockerAvailable() {
     try {
@@ -23,12 +34,7 @@ final class DockerKafka {
 
   @SuppressWarnings("resource") // stopped by the shutdown hook
   static String start() {
-    KafkaContainer kafka =
-        new KafkaContainer(IMAGE)
-            .withEnv("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
-            .withEnv("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
-            .withEnv("KAFKA_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS", "500")
-            .withEnv("KAFKA_GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS", "500");
+    KafkaContainer kafka = new KafkaContainer(IMAGE).withEnv(environment());
     kafka.start();
     Runtime.getRuntime().addShutdownHook(new Thread(kafka::stop, "reelay-test-kafka-docker-shutdown"));
     return kafka.getBootstrapServers();

@@ -170,18 +170,25 @@ public final class EmbeddedKafka implements AutoCloseable {
             Map.entry("default.replication.factor", "1"),
             Map.entry("min.insync.replicas", "1"),
             Map.entry("num.partitions", "1"),
-            // topics are created on purpose (by the worker / tests), never by a typo
-            Map.entry("auto.create.topics.enable", "false"),
-            // fast rebalances: classic groups don't wait, KIP-848 groups heartbeat every 0.5 s
-            Map.entry("group.initial.rebalance.delay.ms", "0"),
-            Map.entry("group.consumer.heartbeat.interval.ms", "500"),
-            Map.entry("group.consumer.min.heartbeat.interval.ms", "500"),
-            // a dead KIP-848 member's partitions move after 10 s, as a classic worker's do by default
-            Map.entry("group.consumer.session.timeout.ms", "10000"),
-            Map.entry("group.consumer.min.session.timeout.ms", "6000"),
             Map.entry("log.retention.check.interval.ms", "60000")));
+    p.putAll(BEHAVIOUR);
     return p;
   }
+
+  /**
+   * How the broker behaves towards Reelay, whoever runs it: the embedded broker and the Docker one of
+   * the tests ({@code DockerKafka}) get exactly these, so a machine with Docker tests the same thing.
+   */
+  static final Map<String, String> BEHAVIOUR = Map.ofEntries(
+      // topics are created on purpose (by the worker / tests), never by a typo
+      Map.entry("auto.create.topics.enable", "false"),
+      // fast rebalances: classic groups don't wait, KIP-848 groups heartbeat every 0.5 s
+      Map.entry("group.initial.rebalance.delay.ms", "0"),
+      Map.entry("group.consumer.heartbeat.interval.ms", "500"),
+      Map.entry("group.consumer.min.heartbeat.interval.ms", "500"),
+      // a dead KIP-848 member's partitions move after 10 s, as a classic worker's do by default
+      Map.entry("group.consumer.session.timeout.ms", "10000"),
+      Map.entry("group.consumer.min.session.timeout.ms", "6000"));
 
   private static void format(Path dataDir, Properties props, String clusterId) {
     Path file = dataDir.resolve("server.properties.format");

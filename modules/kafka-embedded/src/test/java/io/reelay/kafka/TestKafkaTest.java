@@ -24,6 +24,20 @@ class TestKafkaTest {
   }
 
   @Test
+  void theDockerBrokerGetsTheEmbeddedOnesBehaviourAndVersion() throws Exception {
+    java.util.Map<String, String> env = DockerKafka.environment();
+    assertThat(env).hasSameSizeAs(EmbeddedKafka.BEHAVIOUR)
+        .containsEntry("KAFKA_GROUP_CONSUMER_SESSION_TIMEOUT_MS", "10000")
+        .containsEntry("KAFKA_GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS", "6000")
+        .containsEntry("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false");
+    assertThat(EmbeddedKafka.serverProperties(java.nio.file.Path.of("unused"), 1, 2)).containsAllEntriesOf(EmbeddedKafka.BEHAVIOUR);
+    java.util.regex.Matcher version = java.util.regex.Pattern.compile("<kafka.version>([^<]+)</kafka.version>")
+        .matcher(java.nio.file.Files.readString(java.nio.file.Path.of("../../pom.xml")));
+    assertThat(version.find()).isTrue();
+    assertThat(DockerKafka.IMAGE).isEqualTo("apache/kafka:" + version.group(1));
+  }
+
+  @Test
   void uniqueNamesAreUniqueAndLegalTopicNames() {
     String a = TestKafka.uniqueName("t");
     String b = TestKafka.uniqueName("t");

@@ -1,6 +1,10 @@
 package io.reelay.nemo;
 
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
@@ -17,7 +21,7 @@ import java.util.concurrent.ExecutionException;
  * 1001, 1010, 1011, HTTP 401     RENEW_TOKEN   new token (same client id), then the call again; again
  * 1002                           NEW_SESSION   new backend session (history lost), then the call again;
  *                                              a repeat of either waits (repairWait), up to the deadline
- * HTTP 429, 503                  WAIT          not taken: Retry-After, else backoff with jitter, for
+ * HTTP 429, 503                  WAIT          not taken: Retry-After (seconds or a date), else backoff with jitter, for
  *                                              as long as refusal-budget allows (the request's deadline)
  * HTTP 5xx, 408, resets, I/O     BACKOFF       exponential backoff, full jitter, max-attempts
  * 2001, 4001, 4002, 402, 400,
@@ -122,9 +126,14 @@ public final class FailurePolicy {
      * @param random uniform in [0,1), for the jitter
      */
     public Duration delay(Throwable failure, int attempt, Duration waited, double random) {
+      return delay(failure, attempt, waited, random, Instant.now());
+    }
+
+    /** The same, at {@code now} (what a Retry-After date is counted from). */
+    Duration delay(Throwable failure, int attempt, Duration waited, double random, Instant now) {
       Remedy r = remedy(failure);
       if (r == Remedy.WAIT) {
-        Duration wait = refusalWait(unwrap(failure), attempt, random);
+        Duration wait = refusalWait(unwrap(failure), attempt, random, now);
         return waited.plus(wait).compareTo(refusalBudget) > 0 ? null : wait;
       }
       if (r == Remedy.BACKOFF) {
@@ -152,20 +161,35 @@ public final class FailurePolicy {
     }
 
     /**
-     * The server's Retry-After when it states one in seconds (never beyond {@code rateLimitWait}),
-     * otherwise exponential backoff with equal jitter up to {@code rateLimitWait}: never a hammering
-     * zero, never all callers at once.
+     * The server's Retry-After, in seconds or as an HTTP date (RFC 9110 §10.2.3; a date already past
+     * is no wait), never beyond {@code rateLimitWait}; without one, or with one that is neither,
+     * exponential backoff with equal jitter up to {@code rateLimitWait}: never a hammering zero,
+     * never all callers at once.
      */
-    private Duration refusalWait(Throwable t, int attempt, double random) {
-      if (t instanceof NemoException.Http h && h.retryAfter() != null) {
-        try {
-          Duration stated = Duration.ofSeconds(Math.max(0, Long.parseLong(h.retryAfter().trim())));
-          return stated.compareTo(rateLimitWait) > 0 ? rateLimitWait : stated;
-        } catch (NumberFormatException httpDate) {
-          // an HTTP date: fall through to our own schedule
-        }
+    private Duration refusalWait(Throwable t, int attempt, double random, Instant now) {
+      Duration stated = t instanceof NemoException.Http h ? retryAfter(h.retryAfter(), now) : null;
+      if (stated != null) {
+        return stated.compareTo(rateLimitWait) > 0 ? rateLimitWait : stated;
       }
       return equalJitter(attempt, random);
+    }
+
+    /** A Retry-After value as a wait from {@code now}; null when absent or unreadable. */
+    static Duration retryAfter(String value, Instant now) {
+      if (value == null || value.isBlank()) {
+        return null;
+      }
+      String v = value.trim();
+      try {
+        return Duration.ofSeconds(Math.max(0, Long.parseLong(v)));
+      } catch (NumberFormatException notSeconds) {
+        try {
+          Duration until = Duration.between(now, ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
+          return until.isNegative() ? Duration.ZERO : until;
+        } catch (DateTimeParseException neither) {
+          return null;
+        }
+      }
     }
 
     private Duration equalJitter(int attempt, double random) {

@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -30,6 +31,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.actor.Cancellable;
 import org.apache.pekko.actor.ClassicActorSystemProvider;
 import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.http.javadsl.Http;
@@ -213,9 +215,31 @@ final class NemoTransport {
             });
   }
 
-  /** One request whose whole answer is JSON in either envelope. */
+  /**
+   * One request whose whole answer is JSON in either envelope, within {@code request-timeout} from
+   * sending it to the end of its body: a backend that never answers is a {@link
+   * NemoException.Transport} (retried with backoff), not a wait for the connection's idle timeout.
+   */
   CompletionStage<JsonNode> json(HttpRequest req, String what) {
-    return send(req, what).thenCompose(resp -> strictJson(resp, what));
+    return withinRequestTimeout(send(req, what).thenCompose(resp -> strictJson(resp, what)), what);
+  }
+
+  private <T> CompletionStage<T> withinRequestTimeout(CompletionStage<T> call, String what) {
+    Duration timeout = settings.requestTimeout();
+    CompletableFuture<T> answer = new CompletableFuture<>();
+    Cancellable timer = system.scheduler().scheduleOnce(timeout,
+        () -> answer.completeExceptionally(new NemoException.Transport(what,
+            new TimeoutException("no answer within " + timeout.toMillis() + " ms (reelay.nemo.request-timeout)"))),
+        system.dispatcher());
+    call.whenComplete((v, e) -> {
+      timer.cancel();
+      if (e != null) {
+        answer.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+      } else {
+        answer.complete(v);
+      }
+    });
+    return answer;
   }
 
   /**

@@ -6,6 +6,7 @@ import io.reelay.nemo.FailurePolicy.Remedy;
 import io.reelay.nemo.FailurePolicy.RetryPolicy;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
 
@@ -88,6 +89,24 @@ class FailurePolicyTest {
     }
     assertThat(FailurePolicy.remedy(new NemoException.Stream("SSE_STALLED", "x"))).isEqualTo(Remedy.GIVE_UP);
     assertThat(FailurePolicy.remedy(new IllegalStateException("bug"))).isEqualTo(Remedy.GIVE_UP);
+  }
+
+  @Test
+  void aRetryAfterIsReadInSecondsOrAsAnHttpDate() {
+    Instant now = Instant.parse("2026-12-01T20:40:00.250Z");
+    assertThat(RetryPolicy.retryAfter("12", now)).isEqualTo(Duration.ofSeconds(12));
+    assertThat(RetryPolicy.retryAfter(" 0 ", now)).isZero();
+    assertThat(RetryPolicy.retryAfter("Tue, 01 Dec 2026 20:40:05 GMT", now)).isEqualTo(Duration.ofMillis(4750));
+    assertThat(RetryPolicy.retryAfter("Tue, 01 Dec 2026 20:39:00 GMT", now)).as("a date already past").isZero();
+    assertThat(RetryPolicy.retryAfter("soon", now)).isNull();
+    assertThat(RetryPolicy.retryAfter(null, now)).isNull();
+
+    NemoException.Http dated = new NemoException.Http(429, "slow down", "Tue, 01 Dec 2026 20:40:10 GMT");
+    assertThat(policy.delay(dated, 1, Duration.ZERO, 0.5, now)).as("the stated wait").isEqualTo(Duration.ofMillis(9750));
+    assertThat(policy.delay(new NemoException.Http(429, "slow down", "Tue, 01 Dec 2026 20:45:00 GMT"), 1, Duration.ZERO, 0.5, now))
+        .as("cut to rate-limit-wait").isEqualTo(Duration.ofSeconds(30));
+    assertThat(policy.delay(new NemoException.Http(429, "slow down", "whenever"), 1, Duration.ZERO, 0.5, now))
+        .as("unreadable: our own schedule (equal jitter of 1 s)").isEqualTo(Duration.ofMillis(750));
   }
 
   @Test

@@ -89,6 +89,29 @@ class FaultsAgainstSimTest {
   }
 
   @Test
+  void aRetryAfterGivenAsAnHttpDateIsWaitedOutAsStated() throws Exception {
+    // a backend that states its 429 waits as dates, 2 s ahead (1,000 s x time-scale 0.002): every wait is
+    // the stated one cut to rate-limit-wait (100 ms), never the 10-20 ms of the client's own first backoffs
+    try (SimFixture dates = SimFixture.start("retry-after-dates", Map.of(
+        "nemo-sim.retry-after-form", "http-date",
+        "nemo-sim.timing.retry-after", "1000s",
+        "reelay.nemo.retry.initial", "20ms",
+        "reelay.nemo.retry.max", "100ms",
+        "reelay.nemo.retry.rate-limit-wait", "100ms",
+        "reelay.nemo.retry.refusal-budget", "1s"))) {
+      List<NemoClient.RetryNotice> waits = new CopyOnWriteArrayList<>();
+      NemoClient c = dates.client().withRetryListener(waits::add);
+      AnonymousToken t = await(c.anonymousToken("client-" + UUID.randomUUID()));
+      faults(dates.sim(), "{\"seed\":3,\"rate-limit-429\":0.6}");
+      for (int i = 0; i < 5; i++) {
+        assertThat(await(c.credits(t.token())).available()).isEqualTo(100);
+      }
+      assertThat(waits).isNotEmpty().extracting(NemoClient.RetryNotice::code).containsOnly("429");
+      assertThat(waits).extracting(NemoClient.RetryNotice::delay).containsOnly(java.time.Duration.ofMillis(100));
+    }
+  }
+
+  @Test
   void serverErrorsAreRetriedWithBackoffAFiniteNumberOfTimes() throws Exception {
     AnonymousToken t = token();
     BackendSession s = await(client.createSession(t.token(), "en"));
@@ -117,6 +140,38 @@ class FaultsAgainstSimTest {
     assertThatThrownBy(() -> await(client.credits(t.token())))
         .cause().satisfies(e -> assertThat(FailurePolicy.remedy(e)).isEqualTo(Remedy.BACKOFF));
     assertThat(calls("credits")).isEqualTo(1 + MAX_ATTEMPTS);
+  }
+
+  @Test
+  void requestTimeoutsAreRetriedWithBackoffAFiniteNumberOfTimes() throws Exception {
+    AnonymousToken t = token();
+    faults("{\"request-timeout-408\":1.0}");
+    assertThatThrownBy(() -> await(client.credits(t.token())))
+        .cause().isInstanceOfSatisfying(NemoException.Http.class, h -> assertThat(h.status()).isEqualTo(408));
+    assertThat(calls("credits")).isEqualTo(1 + MAX_ATTEMPTS);
+    assertThat(notices).extracting(NemoClient.RetryNotice::code).containsOnly("408");
+  }
+
+  @Test
+  void aBackendThatDoesNotAnswerWithinTheRequestTimeoutIsRetriedWithBackoff() throws Exception {
+    // every answer held back 500 ms (slow-response: 100 s x time-scale 0.005) by a backend the client gives 200 ms
+    try (SimFixture slow = SimFixture.start("client-timeouts", Map.of(
+        "nemo-sim.timing.slow-response", "100s",
+        "reelay.nemo.request-timeout", "200ms",
+        "reelay.nemo.retry.initial", "20ms",
+        "reelay.nemo.retry.max", "100ms",
+        "reelay.nemo.retry.max-attempts", MAX_ATTEMPTS))) {
+      List<NemoClient.RetryNotice> retries = new CopyOnWriteArrayList<>();
+      NemoClient c = slow.client().withRetryListener(retries::add);
+      AnonymousToken t = await(c.anonymousToken("client-" + UUID.randomUUID()));
+      faults(slow.sim(), "{\"slow-response\":1.0}");
+      assertThatThrownBy(() -> await(c.credits(t.token())))
+          .cause().isInstanceOf(NemoException.Transport.class).hasMessageContaining("no answer within 200 ms");
+      assertThat(retries).hasSize(MAX_ATTEMPTS).extracting(NemoClient.RetryNotice::code).containsOnly("TRANSPORT");
+      JsonNode stats = Json.mapper().readTree(http.send(HttpRequest.newBuilder(URI.create(slow.sim().baseUrl() + "/_sim/stats")).build(),
+          HttpResponse.BodyHandlers.ofString()).body());
+      assertThat(stats.path("calls").path("credits").asInt()).as("the first try and %s retries", MAX_ATTEMPTS).isEqualTo(1 + MAX_ATTEMPTS);
+    }
   }
 
   @Test
@@ -215,12 +270,20 @@ class FaultsAgainstSimTest {
   }
 
   private static void faults(String json) throws Exception {
-    HttpResponse<String> r = admin("/_sim/faults", json);
+    faults(sim, json);
+  }
+
+  private static void faults(NemoSim target, String json) throws Exception {
+    HttpResponse<String> r = admin(target, "/_sim/faults", json);
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
   }
 
   private static HttpResponse<String> admin(String path, String json) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create(sim.baseUrl() + path))
+    return admin(sim, path, json);
+  }
+
+  private static HttpResponse<String> admin(NemoSim target, String path, String json) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(target.baseUrl() + path))
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(json)).build(),
         HttpResponse.BodyHandlers.ofString());

@@ -134,8 +134,9 @@ class NemoClientAgainstSimTest {
   void cancellingAStreamClosesItsConnection() throws Exception {
     AnonymousToken t = await(client.anonymousToken("client-" + UUID.randomUUID()));
     BackendSession s = await(client.createSession(t.token(), "en"));
-    // take the first event of a long generation, then cancel: the simulator must see the stream end
-    await(client.runSse(t.token(), s.sessionId(), "generate a 15-second clip of a slow sunrise")
+    // a stream that never ends by itself ([sim:hang]: the turn plays out, then heartbeats forever):
+    // take its first event, then cancel; only the cancel can make the simulator see it end
+    await(client.runSse(t.token(), s.sessionId(), "[sim:hang] [sim:text] hello")
         .take(1).runWith(Sink.seq(), kit.system()));
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     int active;

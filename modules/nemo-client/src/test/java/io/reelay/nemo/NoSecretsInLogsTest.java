@@ -1,6 +1,7 @@
 package io.reelay.nemo;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
@@ -84,7 +85,9 @@ class NoSecretsInLogsTest {
       secrets.add(await(client.claimToken(t.token(), s.taskId(), s.sessionId())).reveal());
       String renderId = "render_" + UUID.randomUUID();
       RenderJob job = await(client.submitRender(t.token(), renderId, s.sessionId(), state.draft(), "mp4", "high"));
+      long renderDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (job.isRunning()) {
+        assertThat(System.nanoTime()).as("the render finished within 60 s").isLessThan(renderDeadline);
         Thread.sleep(50);
         job = await(client.pollRender(t.token(), renderId));
       }
@@ -92,11 +95,11 @@ class NoSecretsInLogsTest {
       await(client.credits(t.token()));
       for (Token bad : List.of(Token.of("nmv_usr_SECRETBAD1"), Token.of("nmv_usr_SECRETBAD2"))) {
         secrets.add(bad.reveal());
-        try {
-          await(client.credits(bad));
-        } catch (Exception e) {
-          log.warn("call failed: {}", e.getMessage(), e);
-        }
+        // the call must fail (1001), and its failure is logged with its whole stack trace
+        Throwable failure = catchThrowable(() -> await(client.credits(bad)));
+        assertThat(failure).as("a call with a made-up token").isNotNull()
+            .cause().isInstanceOfSatisfying(NemoException.Backend.class, b -> assertThat(b.backendCode()).isEqualTo(1001));
+        log.warn("call failed: {}", failure.getMessage(), failure);
       }
     } finally {
       if (sim != null) {

@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.ActorSystem;
 import org.junit.jupiter.api.AfterAll;
@@ -23,19 +22,32 @@ class RateLimiterTest {
   }
 
   @Test
-  void aBurstPassesAtOnceAndTheRestIsSpacedOut() throws Exception {
-    RateLimiter limiter = RateLimiter.forHost(system, "test-host-" + System.nanoTime(), 25, 5);
-    long start = System.nanoTime();
-    List<CompletionStage<Void>> permits = new ArrayList<>();
+  void aBurstPassesAtOnceAndTheRestIsSpacedOut() {
+    Clock clock = new Clock();
+    RateLimiter limiter = new RateLimiter(system, 25, 5, () -> clock.now);
+    List<Duration> waits = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
-      permits.add(limiter.acquire());
+      waits.add(limiter.reserve());
     }
-    assertThat(permits.subList(0, 5)).allMatch(p -> p.toCompletableFuture().isDone());
-    assertThat(permits.get(10).toCompletableFuture().isDone()).isFalse();
-    CompletableFuture.allOf(permits.stream().map(CompletionStage::toCompletableFuture).toArray(CompletableFuture[]::new))
-        .get(10, TimeUnit.SECONDS);
-    // 25 permits beyond the burst at 25/s cannot all be granted in less than about a second
-    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isGreaterThanOrEqualTo(900);
+    // 25 a second is one every 40 ms: the burst of 5 at once, then the 6th after 40 ms, the 7th after 80 ms, …
+    for (int i = 0; i < 30; i++) {
+      assertThat(waits.get(i)).as("permit %d", i).isEqualTo(Duration.ofMillis(Math.max(0, i - 4) * 40L));
+    }
+    // once the reserved slots are past, unused capacity comes back up to the burst, no further
+    clock.pass(25 * 40 + 10_000);
+    for (int i = 0; i < 5; i++) {
+      assertThat(limiter.reserve()).as("again within the burst").isZero();
+    }
+    assertThat(limiter.reserve()).isEqualTo(Duration.ofMillis(40));
+  }
+
+  @Test
+  void aPermitBeyondTheBurstIsGrantedOnlyAfterItsWait() throws Exception {
+    RateLimiter limiter = RateLimiter.forHost(system, "test-host-" + System.nanoTime(), 1, 1);
+    assertThat(limiter.acquire().toCompletableFuture().isDone()).as("the burst").isTrue();
+    CompletableFuture<Void> second = limiter.acquire().toCompletableFuture();
+    assertThat(second.isDone()).as("a second permit at 1 a second, at once").isFalse();
+    second.get(10, TimeUnit.SECONDS); // and it does come
   }
 
   @Test

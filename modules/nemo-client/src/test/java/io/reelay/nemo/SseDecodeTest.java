@@ -3,6 +3,7 @@ package io.reelay.nemo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.reelay.protocol.Json;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -39,14 +40,14 @@ class SseDecodeTest {
   void adkEventsBecomeToolCallsHeartbeatsAndText() throws Exception {
     List<AgentEvent> events =
         decode(
-            "data: {\"content\":{\"parts\":[{\"functionCall\":{\"id\":\"af-1\",\"name\":\"generate_video_with_seedance\",\"args\":{}}}],\"role\":\"model\"},\"author\":\"nemo\",\"actions\":{\"stateDelta\":{}}}\n\n",
+            "data: {\"content\":{\"parts\":[{\"functionCall\":{\"id\":\"af-1\",\"name\":\"generate_video_with_seedance\",\"args\":{\"prompt\":\"a fox\",\"duration\":5}}}],\"role\":\"model\"},\"author\":\"nemo\",\"actions\":{\"stateDelta\":{}}}\n\n",
             ": ping\n\n",
             "data:\n\n",
             "data: {\"content\":{\"parts\":[{\"functionResponse\":{\"id\":\"af-1\",\"name\":\"generate_video_with_seedance\",\"response\":{}}}],\"role\":\"user\"},\"author\":\"nemo\"}\n\n",
             "data: {\"content\":{\"parts\":[{\"text\":\"thinking...\",\"thought\":true},{\"text\":\"Your clip is ready.\"}],\"role\":\"model\"},\"author\":\"nemo\",\"newField\":1}\n\n");
     assertThat(events)
         .containsExactly(
-            new AgentEvent.ToolCall("generate_video_with_seedance", events.get(0) instanceof AgentEvent.ToolCall tc ? tc.args() : null),
+            new AgentEvent.ToolCall("generate_video_with_seedance", Json.mapper().createObjectNode().put("prompt", "a fox").put("duration", 5)),
             AgentEvent.Heartbeat.INSTANCE,
             AgentEvent.Heartbeat.INSTANCE,
             new AgentEvent.ToolResult("generate_video_with_seedance"),

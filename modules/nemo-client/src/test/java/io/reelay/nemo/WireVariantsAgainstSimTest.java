@@ -63,7 +63,9 @@ class WireVariantsAgainstSimTest {
     var state = await(client.state(t.token(), s.sessionId()));
     String id = "render_" + UUID.randomUUID();
     RenderJob job = await(client.submitRender(t.token(), id, s.sessionId(), state.draft(), "mp4", "high"));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (job.isRunning()) {
+      assertThat(System.nanoTime()).as("the render finished within 60 s").isLessThan(deadline);
       Thread.sleep(100);
       job = await(client.pollRender(t.token(), id));
     }

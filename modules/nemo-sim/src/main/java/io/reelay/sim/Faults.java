@@ -29,12 +29,13 @@ public record Faults(
     double tempIssue,
     double askQuestion,
     double crashedTurn,
-    double lostAnswer) {
+    double lostAnswer,
+    double requestTimeout408) {
 
   public Faults {
     for (double rate : new double[] {rateLimit429, serverError5xx, connectionReset, slowResponse, streamCut,
         tokenRevoked, sessionLost, silentEdit, renderFailed, streamError, streamHang, tempIssue, askQuestion, crashedTurn,
-        lostAnswer}) {
+        lostAnswer, requestTimeout408}) {
       if (rate < 0 || rate > 1) throw new IllegalArgumentException("fault rates are fractions from 0 to 1, got " + rate);
     }
   }
@@ -43,7 +44,7 @@ public record Faults(
   public Faults(long seed, double rateLimit429, double serverError5xx, double connectionReset, double slowResponse,
       double streamCut, double tokenRevoked, double sessionLost, double silentEdit, double renderFailed) {
     this(seed, rateLimit429, serverError5xx, connectionReset, slowResponse, streamCut, tokenRevoked, sessionLost,
-        silentEdit, renderFailed, 0, 0, 0, 0, 0, 0);
+        silentEdit, renderFailed, 0, 0, 0, 0, 0, 0, 0);
   }
 
   public static Faults from(Config c) {
@@ -63,10 +64,11 @@ public record Faults(
         rate(c, "temp-issue"),
         rate(c, "ask-question"),
         rate(c, "crashed-turn"),
-        rate(c, "lost-answer"));
+        rate(c, "lost-answer"),
+        rate(c, "request-timeout-408"));
   }
 
-  /** The stream scenarios (and lost-answer) came later: a config block written before them still reads (as 0). */
+  /** The stream scenarios (and lost-answer, request-timeout-408) came later: a config block written before them still reads (as 0). */
   private static double rate(Config c, String key) {
     return c.hasPath(key) ? c.getDouble(key) : 0;
   }
@@ -111,6 +113,7 @@ public record Faults(
     m.put("ask-question", askQuestion);
     m.put("crashed-turn", crashedTurn);
     m.put("lost-answer", lostAnswer);
+    m.put("request-timeout-408", requestTimeout408);
     return m;
   }
 

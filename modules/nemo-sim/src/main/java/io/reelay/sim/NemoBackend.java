@@ -43,11 +43,13 @@ final class NemoBackend {
   final FaultDice dice;
   final Mp4Renderer renderer;
   private final Clock clock;
+  private final Delays delays;
   private final SplittableRandom latencyRandom;
   private volatile World world = new World();
   private volatile String publicBaseUrl = "";
 
-  NemoBackend(SimSettings settings, Mp4Renderer renderer, Clock clock) {
+  NemoBackend(SimSettings settings, Mp4Renderer renderer, Clock clock, Delays delays) {
+    this.delays = delays;
     this.settings = settings;
     this.ids = new Ids(settings.seed());
     this.dice = new FaultDice(settings.faults());
@@ -55,6 +57,11 @@ final class NemoBackend {
     this.clock = clock;
     // its own generator: latency draws must not shift the fault sequence of a seed
     this.latencyRandom = new SplittableRandom(settings.seed() ^ 0x5DEECE66DL);
+  }
+
+  /** What holds answers back (latency, slow responses). */
+  Delays delays() {
+    return delays;
   }
 
   /** How long this call to {@code endpoint} takes before it is answered (scaled, uniform in the configured range). */

@@ -37,9 +37,14 @@ public final class NemoSim {
 
   /** Binds the simulator on {@code settings.host():settings.port()} (0 = a free port). */
   public static CompletionStage<NemoSim> start(ActorSystem<?> system, SimSettings settings) {
+    return start(system, settings, Clock.systemUTC(), Delays.scheduler(system));
+  }
+
+  /** With the clock that tokens and sessions expire by, and what holds answers back (tests). */
+  static CompletionStage<NemoSim> start(ActorSystem<?> system, SimSettings settings, Clock clock, Delays delays) {
     Mp4Renderer renderer = new Mp4Renderer(settings.cacheDir(), settings.videoWidth(), settings.videoHeight(),
         settings.renderThreads(), settings.renderMode());
-    NemoBackend backend = new NemoBackend(settings, renderer, Clock.systemUTC());
+    NemoBackend backend = new NemoBackend(settings, renderer, clock, delays);
     ServerSettings server = ServerSettings.create(system.classicSystem())
         .withMaxConnections(settings.server().maxConnections())
         .withBacklog(settings.server().backlog())

@@ -7,6 +7,9 @@ import io.reelay.protocol.Json;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -152,7 +155,7 @@ abstract class SimRoutes extends AllDirectives {
       stats.fault("rate-limit-429");
       long wait = Math.max(1, (long) Math.ceil(backend.settings.scaled(backend.settings.timing().retryAfter()).toMillis() / 1000.0));
       return done(envelopeError(StatusCodes.TOO_MANY_REQUESTS, 429, "rate limited: too many requests, retry later")
-          .addHeader(RawHeader.create("Retry-After", Long.toString(wait))));
+          .addHeader(retryAfter(wait)));
     }
     if (dice.roll(faults.serverError5xx())) {
       stats.fault("server-error-5xx");
@@ -161,6 +164,10 @@ abstract class SimRoutes extends AllDirectives {
         case 1 -> badGateway();
         default -> envelopeError(StatusCodes.SERVICE_UNAVAILABLE, 503, "service temporarily unavailable");
       });
+    }
+    if (dice.roll(faults.requestTimeout408())) {
+      stats.fault("request-timeout-408");
+      return done(envelopeError(StatusCodes.REQUEST_TIMEOUT, 408, "request timeout"));
     }
     if (dice.roll(faults.connectionReset())) {
       stats.fault("connection-reset");
@@ -189,10 +196,8 @@ abstract class SimRoutes extends AllDirectives {
     return envelopeError(StatusCodes.INTERNAL_SERVER_ERROR, 500, "internal server error");
   }
 
-  protected <T> CompletionStage<T> later(Duration delay, T value) {
-    CompletableFuture<T> f = new CompletableFuture<>();
-    system.scheduler().scheduleOnce(delay, () -> f.complete(value), system.executionContext());
-    return f;
+  private CompletionStage<HttpResponse> later(Duration delay, HttpResponse response) {
+    return backend.delays().later(delay, response);
   }
 
   // ---- replies ------------------------------------------------------------------------------------
@@ -227,7 +232,16 @@ abstract class SimRoutes extends AllDirectives {
   HttpResponse error(SimError e) {
     boolean asStatus = e.alwaysHttp || backend.settings.errorsAsHttpStatus();
     HttpResponse r = envelopeError(asStatus ? StatusCodes.get(e.httpStatus) : StatusCodes.OK, e.code, e.getMessage());
-    return e.retryAfterSeconds > 0 ? r.addHeader(RawHeader.create("Retry-After", Long.toString(e.retryAfterSeconds))) : r;
+    return e.retryAfterSeconds > 0 ? r.addHeader(retryAfter(e.retryAfterSeconds)) : r;
+  }
+
+  /** A Retry-After of {@code seconds}, in the configured form. */
+  private RawHeader retryAfter(long seconds) {
+    String value = backend.settings.retryAfterForm() == SimSettings.RetryAfterForm.HTTP_DATE
+        ? DateTimeFormatter.RFC_1123_DATE_TIME.format(
+            Instant.ofEpochMilli(backend.nowMillis()).plusSeconds(seconds).atZone(ZoneOffset.UTC))
+        : Long.toString(seconds);
+    return RawHeader.create("Retry-After", value);
   }
 
   static HttpResponse envelopeError(StatusCode status, int code, String message) {

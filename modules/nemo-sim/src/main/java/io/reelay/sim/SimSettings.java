@@ -30,6 +30,7 @@ public record SimSettings(
     RenderPollShape renderPollShape,
     SseWireForm sseWireForm,
     boolean errorsAsHttpStatus,
+    RetryAfterForm retryAfterForm,
     int videoWidth,
     int videoHeight,
     int renderThreads,
@@ -43,6 +44,9 @@ public record SimSettings(
     DuplicateRenderId duplicateRenderId,
     List<HeartbeatForm> heartbeatForms,
     Latency latency) {
+
+  /** How a Retry-After header states its wait (RFC 9110 allows both): {@code seconds} or {@code http-date}. */
+  public enum RetryAfterForm { SECONDS, HTTP_DATE }
 
   /**
    * Which MP4 a render gets: one encoded for its own title ({@code per-title}), or one clip per duration
@@ -159,6 +163,7 @@ public record SimSettings(
         enumValue("render-poll-shape", c.getString("render-poll-shape"), RenderPollShape.class),
         enumValue("sse-wire-form", c.getString("sse-wire-form"), SseWireForm.class),
         c.getBoolean("errors-as-http-status"),
+        enumValue("retry-after-form", c.getString("retry-after-form"), RetryAfterForm.class),
         c.getInt("video-width"),
         c.getInt("video-height"),
         renderThreads(c.getInt("render-threads")),
@@ -181,7 +186,7 @@ public record SimSettings(
 
   public SimSettings withPort(int newPort) {
     return new SimSettings(host, newPort, timeScale, seed, creditsPerToken, generationCost, editCost, tokenTtl,
-        maxUploadBytes, publicBaseUrl, renderPollShape, sseWireForm, errorsAsHttpStatus, videoWidth, videoHeight,
+        maxUploadBytes, publicBaseUrl, renderPollShape, sseWireForm, errorsAsHttpStatus, retryAfterForm, videoWidth, videoHeight,
         renderThreads, renderMode, cacheDir, timing, server, faults, textCost, limits, duplicateRenderId, heartbeatForms, latency);
   }
 

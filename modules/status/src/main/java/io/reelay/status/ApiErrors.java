@@ -97,7 +97,9 @@ final class ApiErrors {
       case 408 -> "REQUEST_TIMEOUT";
       case 413 -> "PAYLOAD_TOO_LARGE";
       case 415 -> "UNSUPPORTED_MEDIA_TYPE";
+      case 416 -> "RANGE_NOT_SATISFIABLE";
       case 500 -> "INTERNAL";
+      case 502 -> "BAD_GATEWAY";
       case 503 -> "UNAVAILABLE";
       default -> "HTTP_" + status.intValue();
     };

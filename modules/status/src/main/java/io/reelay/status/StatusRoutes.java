@@ -13,8 +13,9 @@ import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
 
 /**
- * All routes of the status service in one place: authentication, per-resource routes, request
- * timeout, metrics, and the seal (every error answered as JSON).
+ * All routes of the status service in one place: authentication, per-resource routes, the
+ * dashboard and its media proxy, request timeout, metrics, and the seal (every error answered as
+ * JSON).
  */
 final class StatusRoutes extends AllDirectives {
 
@@ -22,6 +23,9 @@ final class StatusRoutes extends AllDirectives {
   private final RequestRoutes requests;
   private final SessionRoutes sessions;
   private final HealthRoutes health;
+  private final MediaLinks mediaLinks;
+  private final MediaProxy media;
+  private final DashboardRoutes dashboard = new DashboardRoutes();
   private final StatusSettings settings;
   private final PrometheusMeterRegistry registry;
 
@@ -59,19 +63,23 @@ final class StatusRoutes extends AllDirectives {
     this.requests = new RequestRoutes(view, publisher, settings, limits, webhooks);
     this.sessions = new SessionRoutes(view, settings);
     this.health = new HealthRoutes(ready, view, registry);
+    this.mediaLinks = new MediaLinks(settings.mediaLinks(), view);
+    this.media = new MediaProxy(mediaLinks, view, settings.mediaLinks());
   }
 
   Route route() {
     Route api =
         concat(
             health.route(),
+            dashboard.route(),
+            media.route(),
             pathPrefix(
                 "v1",
                 () ->
                     apiKeys.authenticated(
                         tenant ->
                             concat(
-                                pathPrefix("requests", () -> requests.route(tenant)),
+                                pathPrefix("requests", () -> concat(mediaLinks.route(tenant), requests.route(tenant))),
                                 pathPrefix("sessions", () -> sessions.route(tenant))))));
     Route sealed =
         withRequestTimeout(

@@ -31,6 +31,7 @@ public record StatusSettings(
     Duration consumerRestartMinBackoff,
     Duration consumerRestartMaxBackoff,
     TenantLimits.Settings limits,
+    MediaLinks.Settings mediaLinks,
     Map<String, String> consumerProperties,
     Map<String, String> producerProperties) {
 
@@ -72,6 +73,7 @@ public record StatusSettings(
             config.getInt("limits.sse-watchers"),
             config.getDouble("limits.submits-per-second"),
             config.getInt("limits.submit-burst")),
+        MediaLinks.Settings.from(config.getConfig("media-links")),
         properties(config.getConfig("consumer-properties")),
         properties(config.getConfig("producer-properties")));
   }
@@ -127,14 +129,14 @@ public record StatusSettings(
     return new StatusSettings(host, port, apiKeys, sseKeepAlive, sseBuffer, requestTimeout, publishTimeout,
         publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxRequests, maxListLimit,
         defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff,
-        new TenantLimits.Settings(maxBodyBytes, watchersPerTenant, watchers, submitsPerSecond, submitBurst),
+        new TenantLimits.Settings(maxBodyBytes, watchersPerTenant, watchers, submitsPerSecond, submitBurst), mediaLinks,
         consumerProperties, producerProperties);
   }
 
   private StatusSettings copy(int newPort, Map<String, String> keys, Duration newPublishTimeout) {
     return new StatusSettings(host, newPort, keys, sseKeepAlive, sseBuffer, requestTimeout, newPublishTimeout,
         publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxRequests, maxListLimit,
-        defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff, limits,
+        defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff, limits, mediaLinks,
         consumerProperties, producerProperties);
   }
 
@@ -157,6 +159,7 @@ public record StatusSettings(
         + ", maxHistoryPerRequest=" + maxHistoryPerRequest
         + ", maxRequests=" + maxRequests + ", maxListLimit=" + maxListLimit
         + ", defaultListLimit=" + defaultListLimit + ", readyCheckInterval=" + readyCheckInterval + ", limits=" + limits
+        + ", mediaLinks=" + mediaLinks
         + ", consumerProperties=" + consumerProperties + ", producerProperties=" + producerProperties + "]";
   }
 }

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -42,8 +43,8 @@ import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.settings.ClientConnectionSettings;
 import org.apache.pekko.http.javadsl.settings.ConnectionPoolSettings;
-import org.apache.pekko.japi.Pair;
 import org.apache.pekko.kafka.CommitterSettings;
+import org.apache.pekko.kafka.ConsumerMessage;
 import org.apache.pekko.kafka.ConsumerSettings;
 import org.apache.pekko.kafka.Subscriptions;
 import org.apache.pekko.kafka.javadsl.Committer;
@@ -51,8 +52,7 @@ import org.apache.pekko.kafka.javadsl.Consumer;
 import org.apache.pekko.pattern.Patterns;
 import org.apache.pekko.stream.KillSwitches;
 import org.apache.pekko.stream.RestartSettings;
-import org.apache.pekko.stream.UniqueKillSwitch;
-import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.SharedKillSwitch;
 import org.apache.pekko.stream.javadsl.RestartSource;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.slf4j.Logger;
@@ -99,8 +99,9 @@ public final class WebhookDispatcher {
   private final ActorSystem<?> system;
   private final DestinationLanes lanes;
   private final ConnectionPoolSettings pool;
-  private UniqueKillSwitch killSwitch;
+  private final SharedKillSwitch stopSwitch = KillSwitches.shared("webhooks");
   private CompletionStage<Done> done;
+  private volatile boolean stopping;
 
   private static String tenantOrDefault(String tenant) {
     return tenant == null || tenant.isBlank() ? Request.DEFAULT_TENANT : tenant;
@@ -160,30 +161,37 @@ public final class WebhookDispatcher {
             .withClientId(settings.groupId())
             .withProperties(settings.consumerProperties())
             .withProperty("enable.auto.commit", "false")
-            .withStopTimeout(Duration.ZERO);
+            // the consumer outlives its source this long after a stop, for the last commit
+            .withStopTimeout(Duration.ofSeconds(5));
     CommitterSettings committer = CommitterSettings.create(system);
-    Pair<UniqueKillSwitch, CompletionStage<Done>> mat =
+    d.done =
         RestartSource.onFailuresWithBackoff(
                 RestartSettings.create(Duration.ofSeconds(1), Duration.ofSeconds(30), 0.2),
                 () -> Consumer.committableSource(consumer, Subscriptions.topics(completionsTopic))
                     // up to `parallelism` records in delivery at once, each in its destination's lane; the
                     // offsets come out in record order, so none is committed before the ones ahead of it
-                    .mapAsync(settings.parallelism(), m -> d.deliver(m.record()).thenApply(x -> m.committableOffset()))
+                    .mapAsync(settings.parallelism(), m -> d.deliver(m.record())
+                        .thenApply(ended -> ended ? Optional.of(m.committableOffset()) : Optional.<ConsumerMessage.CommittableOffset>empty()))
+                    // stopping: what ended before the first webhook left undelivered is committed, nothing after it
+                    .takeWhile(Optional::isPresent)
+                    .map(Optional::get)
+                    // a stop ends the stream here, so the committer commits what it holds before it completes
+                    .via(d.stopSwitch.flow())
                     .via(Committer.flow(committer)))
-            .viaMat(KillSwitches.single(), Keep.right())
-            .toMat(Sink.ignore(), Keep.both())
-            .run(system);
-    d.killSwitch = mat.first();
-    d.done = mat.second();
+            .runWith(Sink.ignore(), system);
     log.info("webhooks: following {} as group {}; signed for tenants {}, {}; {}", completionsTopic, settings.groupId(),
         settings.secrets().tenants(), settings.allowUnsigned() ? "unsigned for the others" : "none for the others",
         settings.targets());
     return d;
   }
 
-  /** Stops following; webhooks in flight and not yet committed are sent again on the next start. */
+  /**
+   * Stops following: no attempt is made from now on, what was delivered or given up is committed,
+   * and the webhooks in flight or waiting for their next attempt are sent again on the next start.
+   */
   public CompletionStage<Done> stop() {
-    killSwitch.shutdown();
+    stopping = true; // no new attempt from now on: what is not delivered stays uncommitted for the next start
+    stopSwitch.shutdown();
     return done.exceptionally(t -> Done.getInstance())
         .toCompletableFuture()
         .completeOnTimeout(Done.getInstance(), 10, TimeUnit.SECONDS);
@@ -198,12 +206,16 @@ public final class WebhookDispatcher {
   /** One webhook: where, whose, its id, the request every attempt starts from, and the request's trace. */
   private record Webhook(Target target, EventKey event, String id, HttpRequest base, byte[] body, Context trace) {}
 
-  /** Delivers or gives up; never fails (a failed stage would stop the stream and re-read the record forever). */
-  private CompletionStage<Done> deliver(ConsumerRecord<String, byte[]> record) {
+  /**
+   * Delivers or gives up: true once the record may be committed. False only when the dispatcher
+   * stopped before the webhook's next attempt: it is left (uncommitted) to the next start. Never
+   * fails (a failed stage would stop the stream and re-read the record forever).
+   */
+  private CompletionStage<Boolean> deliver(ConsumerRecord<String, byte[]> record) {
     try {
       Header h = record.headers().lastHeader(Topics.CALLBACK_URL_HEADER);
       if (h == null || h.value() == null || record.value() == null) {
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return ENDED;
       }
       String url = new String(h.value(), StandardCharsets.UTF_8);
       EventKey event = eventKey(record);
@@ -211,19 +223,19 @@ public final class WebhookDispatcher {
         log.warn("webhook of {} not sent: its event is not JSON with a requestId and a seq; skipped ({}-{}@{})", record.key(),
             record.topic(), record.partition(), record.offset());
         outcome("skipped");
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return ENDED;
       }
       if (!settings.secrets().has(event.tenant()) && !settings.allowUnsigned()) {
         log.warn("webhook of {} not sent: tenant {} has no secret in {} and reelay.webhooks.allow-unsigned is off; skipped "
             + "({}-{}@{})", event.requestId(), event.tenant(), WebhookSecrets.SETTING, record.topic(), record.partition(),
             record.offset());
         outcome("unsigned_refused");
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return ENDED;
       }
       Target target = target(url, record);
       if (target == null) {
         outcome("skipped");
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return ENDED;
       }
       String id = WebhookSecrets.webhookId(event.tenant(), event.requestId(), event.seq());
       HttpRequest base = HttpRequest.create()
@@ -236,12 +248,12 @@ public final class WebhookDispatcher {
       return attempt(webhook, 1).exceptionally(t -> {
         log.warn("webhook of {} given up: {}", event.requestId(), unwrap(t).getClass().getSimpleName());
         outcome("given_up");
-        return Done.getInstance();
+        return true;
       });
     } catch (RuntimeException e) {
       log.warn("webhook of {} not sent ({}); skipped", record.key(), e.getClass().getSimpleName());
       outcome("skipped");
-      return CompletableFuture.completedFuture(Done.getInstance());
+      return ENDED;
     }
   }
 
@@ -271,22 +283,27 @@ public final class WebhookDispatcher {
     return new Target(uri, host, uri.scheme() + "://" + host + ":" + uri.port());
   }
 
-  private CompletionStage<Done> attempt(Webhook w, int n) {
-    CompletionStage<Integer> status = lanes.run(w.target().destination(), () -> post(w));
+  private CompletionStage<Boolean> attempt(Webhook w, int n) {
+    CompletionStage<Integer> status = lanes.run(w.target().destination(),
+        () -> stopping ? CompletableFuture.failedFuture(new Stopping()) : post(w));
     return status.handle((code, err) -> {
       String host = w.target().host();
       String requestId = w.event().requestId();
+      if (err != null && unwrap(err) instanceof Stopping) {
+        log.info("webhook of {} to {} left to the next start (stopping before attempt {})", requestId, host, n);
+        return LEFT;
+      }
       if (err == null && code >= 200 && code < 300) {
         log.debug("webhook of {} delivered to {} (attempt {})", requestId, host, n);
         outcome("delivered");
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return ENDED;
       }
       WebhookTargets.Refused refused = err == null ? null : refused(err);
       if (refused != null) {
         log.warn("webhook of {} to {} given up after {} attempt(s): {} (not retried)", requestId, host, n,
             refused.getMessage());
         outcome("destination_refused");
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return ENDED;
       }
       String what = err != null ? unwrap(err).getClass().getSimpleName() : "HTTP " + code;
       boolean retryable = err != null || code == 408 || code == 429 || code >= 500;
@@ -297,7 +314,7 @@ public final class WebhookDispatcher {
                 : " (not retried: fix the receiver, the event stays on the completions topic)";
         log.warn("webhook of {} to {} given up after {} attempt(s): {}{}", requestId, host, n, what, why);
         outcome("given_up");
-        return CompletableFuture.completedFuture(Done.getInstance());
+        return ENDED;
       }
       Duration wait = backoff(n);
       outcome("retried");
@@ -305,6 +322,16 @@ public final class WebhookDispatcher {
           wait.toMillis());
       return Patterns.after(wait, system.classicSystem().scheduler(), system.executionContext(), () -> attempt(w, n + 1));
     }).thenCompose(x -> x);
+  }
+
+  private static final CompletionStage<Boolean> ENDED = CompletableFuture.completedFuture(true);
+  private static final CompletionStage<Boolean> LEFT = CompletableFuture.completedFuture(false);
+
+  /** The dispatcher stopped before this attempt: it is not made, and the record is not committed. */
+  private static final class Stopping extends RuntimeException {
+    Stopping() {
+      super("stopping", null, false, false);
+    }
   }
 
   /** Counts a webhook's end (delivered, given_up, skipped, destination_refused, unsigned_refused) or a retry. */

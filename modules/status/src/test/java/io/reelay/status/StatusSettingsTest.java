@@ -39,5 +39,36 @@ class StatusSettingsTest {
     assertThat(s.consumerProperties()).containsEntry("group.protocol", "consumer").containsEntry("auto.offset.reset", "earliest");
     assertThat(s.producerProperties()).containsEntry("linger.ms", "5");
     assertThat(s.maxRequests()).isPositive();
+    assertThat(s.mediaLinks().key()).isNull(); // a random key per process
+    assertThat(s.mediaLinks().ttl()).isEqualTo(Duration.ofHours(1));
+    assertThat(s.mediaLinks().upstreamTimeout()).isLessThan(s.requestTimeout());
+  }
+
+  @Test
+  void aMediaLinkKeyIsBase64OfThirtyTwoBytesAndNeverShown() {
+    String key = "4OHi4+Tl5ufo6err7O3u7/Dx8vP09fb3+Pn6+/z9/v8="; // base64 of 32 bytes (with + and /)
+    StatusSettings s = StatusSettings.from(ConfigFactory.parseMap(Map.of("media-links.key", key))
+        .withFallback(ConfigFactory.defaultReference().getConfig("reelay.status")).resolve());
+    assertThat(s.mediaLinks().key()).hasSize(32);
+    assertThat(s.toString()).doesNotContain(key).contains("key=set");
+    // the same key signs the same links in two instances (a fleet); random keys do not
+    java.time.Instant now = java.time.Instant.now();
+    StatusView view = new StatusView(1, 1, 1);
+    assertThat(new MediaLinks(s.mediaLinks(), view).link("t", "r", now))
+        .isEqualTo(new MediaLinks(s.mediaLinks(), view).link("t", "r", now));
+    MediaLinks.Settings random = StatusSettings.defaults().mediaLinks();
+    assertThat(new MediaLinks(random, view).link("t", "r", now)).isNotEqualTo(new MediaLinks(random, view).link("t", "r", now));
+    // url-safe base64 is read too
+    assertThat(MediaLinks.parseKey(key.replace('+', '-').replace('/', '_'))).isEqualTo(s.mediaLinks().key());
+
+    for (String bad : new String[] {"c2hvcnQ=", "not base64!", "q2V5LW9mLXRoaXJ0eS10d28tYnl0ZXM"}) {
+      assertThatThrownBy(() -> StatusSettings.from(ConfigFactory.parseMap(Map.of("media-links.key", bad))
+              .withFallback(ConfigFactory.defaultReference().getConfig("reelay.status")).resolve()))
+          .as(bad)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("REELAY_MEDIA_LINK_KEY")
+          .hasMessageContaining("openssl rand -base64 32")
+          .hasMessageNotContaining(bad);
+    }
   }
 }

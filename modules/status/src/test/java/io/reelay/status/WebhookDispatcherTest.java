@@ -159,8 +159,11 @@ class WebhookDispatcherTest {
   void aTerminalEventIsPostedAsAStandardWebhookSignedWithItsTenantsSecretAndNothingElseIsSent() throws Exception {
     dispatch(settings());
     String body = "{\"v\":1,\"requestId\":\"r-1\",\"tenant\":\"acme\",\"seq\":7,\"state\":\"COMPLETED\"}";
-    publish("r-0", "{\"v\":1,\"requestId\":\"r-0\",\"tenant\":\"acme\",\"seq\":3,\"state\":\"COMPLETED\"}", null); // no callback
-    publish("r-1", body, url("/done"));
+    // r-0 names a URL in its event but has no callback header: the URL of a webhook comes from the
+    // header the worker wrote from the request, never from an event's content
+    publishTo(0, "r-0", "{\"v\":1,\"requestId\":\"r-0\",\"tenant\":\"acme\",\"seq\":3,\"state\":\"COMPLETED\","
+        + "\"callbackUrl\":\"" + url("/smuggled") + "\"}", null);
+    publishTo(0, "r-1", body, url("/done")); // after r-0 on the same partition: once r-1 is delivered, r-0 was read
 
     Delivery d = deliveries.poll(60, TimeUnit.SECONDS);
     assertThat(d).as("the webhook of r-1").isNotNull();
@@ -173,7 +176,8 @@ class WebhookDispatcherTest {
     assertThatThrownBy(() -> new Webhook(DEFAULT).verify(d.body(), d.headers())).as("another tenant's secret")
         .isInstanceOf(WebhookVerificationException.class);
     assertThat(d.headers().keySet()).noneMatch(h -> h.toLowerCase().startsWith("reelay-"));
-    assertThat(deliveries.poll(1, TimeUnit.SECONDS)).as("r-0 has no callback URL").isNull();
+    assertThat(calls).as("r-0 has no callback header").containsOnlyKeys("/done");
+    assertThat(deliveries).isEmpty();
   }
 
   @Test
@@ -226,6 +230,51 @@ class WebhookDispatcherTest {
     assertThat(meters.get("reelay_status_webhooks").tag("outcome", "delivered").counter().count()).isEqualTo(2);
     assertThat(meters.get("reelay_status_webhooks").tag("outcome", "given_up").counter().count()).isEqualTo(2);
     assertThat(meters.get("reelay_status_webhooks").tag("outcome", "retried").counter().count()).isEqualTo(4);
+  }
+
+  @Test
+  void aWebhookNotDeliveredWhenItsDispatcherStopsIsSentAfterTheRestartAndADeliveredOneIsNotSentAgain() throws Exception {
+    // one group for both runs; so many attempts that r-busy is still being retried when the first run stops
+    WebhookSettings s = settings();
+    WebhookSettings patient = new WebhookSettings(true, s.groupId(), s.secrets(), false, s.targets(), s.parallelism(),
+        s.perDestinationParallelism(), s.timeout(), 1000, Duration.ofMillis(50), Duration.ofMillis(100), s.consumerProperties());
+    script.put("/busy", java.util.Collections.nCopies(1000, 503));
+    dispatch(patient);
+    publishTo(0, "r-sent", "{\"requestId\":\"r-sent\",\"seq\":2}", url("/sent"));
+    publishTo(0, "r-busy", "{\"requestId\":\"r-busy\",\"seq\":2}", url("/busy"));
+    Delivery sent = deliveries.poll(60, TimeUnit.SECONDS);
+    assertThat(sent).isNotNull();
+    assertThat(sent.path()).isEqualTo("/sent");
+    await("r-busy retried").atMost(Duration.ofSeconds(30)).until(() -> calls.containsKey("/busy") && calls.get("/busy").get() >= 2);
+
+    // a restart (stop, then a dispatcher of the same group): r-busy was never delivered, so it is sent again
+    dispatchers.remove(0).stop().toCompletableFuture().get(20, TimeUnit.SECONDS);
+    script.put("/busy", List.of()); // the receiver is well again
+    dispatch(patient);
+    Delivery busy = deliveries.poll(60, TimeUnit.SECONDS);
+    assertThat(busy).as("r-busy after the restart").isNotNull();
+    assertThat(busy.path()).isEqualTo("/busy");
+    assertThat(busy.header("webhook-id")).as("the same webhook").isEqualTo(WebhookSecrets.webhookId("default", "r-busy", 2));
+    // r-sent comes before r-busy on the partition: had it been sent again, it would have been by now
+    assertThat(attempts.get("/sent")).as("r-sent, delivered before the restart").hasSize(1);
+    assertThat(deliveries).isEmpty();
+  }
+
+  @Test
+  void aReceiverThatCannotBeReachedIsRetriedAndThenGivenUp() throws Exception {
+    dispatch(settings());
+    int closed;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      closed = free.getLocalPort(); // nothing listens there once it is closed: connection refused
+    }
+    publishTo(0, "r-unreachable", "{\"requestId\":\"r-unreachable\",\"seq\":2}", "http://127.0.0.1:" + closed + "/hook");
+    publishTo(0, "r-next", "{\"requestId\":\"r-next\",\"seq\":2}", url("/next"));
+    await("given up").atMost(Duration.ofSeconds(60)).until(() -> !logs.warnings("r-unreachable").isEmpty());
+    assertThat(logs.warnings("r-unreachable")).singleElement().asString().contains("given up after 3 attempt(s)");
+    assertThat(meters.get("reelay_status_webhooks").tag("outcome", "retried").counter().count()).isEqualTo(2);
+    Delivery next = deliveries.poll(60, TimeUnit.SECONDS);
+    assertThat(next).as("the next one is delivered").isNotNull();
+    assertThat(next.path()).isEqualTo("/next");
   }
 
   @Test

@@ -46,6 +46,11 @@ final class RunningRequest {
   Next pending;
   /** The open agent stream, while there is one. */
   UniqueKillSwitch stream;
+  /**
+   * The message may have reached the agent: this owner started its stream, or a previous one may
+   * have. Until then a hand-over says it was never sent, so the next owner sends it.
+   */
+  boolean messageMayHaveGone;
   private AgentTurn turn;
   private RenderFollow render;
 
@@ -74,6 +79,7 @@ final class RunningRequest {
     }
     if (was.stateFingerprint() != null && (was.phase() == Phase.GENERATING || was.phase() == Phase.EDITING)) {
       turn = AgentTurn.resumed(action, settings, was.stateFingerprint());
+      messageMayHaveGone = true;
       return new Next.Say(was.phase(), "Resumed from the session's last snapshot while the agent was working; the message is"
           + " not sent again. Checking the result in " + AgentTurn.seconds(settings.recoveryFirstCheck()), null,
           new Next.After(settings.recoveryFirstCheck(), new Next.Advance()));
@@ -194,5 +200,16 @@ final class RunningRequest {
   /** The request as a snapshot carries it: its phase, render id, the state fingerprint from before a spend, a new seq block. */
   InFlight inFlight() {
     return new InFlight(request.requestId(), phase, renderId(), turn == null ? null : turn.fingerprintBefore(), events.reserve());
+  }
+
+  /**
+   * The same for a hand-over, where this owner knows whether it sent the message: one never sent
+   * (stopped between recording "about to send" and sending) is handed over as not sent, without the
+   * fingerprint, so the next owner sends it instead of waiting for a result that cannot come.
+   */
+  InFlight inFlightHandedOver() {
+    InFlight f = inFlight();
+    return messageMayHaveGone || f.stateFingerprint() == null ? f
+        : new InFlight(f.requestId(), f.phase(), f.renderId(), null, f.nextSeq());
   }
 }

@@ -273,6 +273,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
 
   private void sendMessage() {
     long id = job.job;
+    job.messageMayHaveGone = true;
     emit(job.phase, job.action == Action.EDIT ? "Sending the edit to the agent" : "Asking the agent to generate the video", null);
     Pair<UniqueKillSwitch, CompletionStage<Done>> running =
         client.runSse(identity.token(), identity.backendSessionId(), job.request.text())
@@ -352,7 +353,7 @@ public final class SessionActor extends AbstractBehavior<SessionActor.Command> {
     }
     timers.cancelAll();
     ActorRef<Done> replyTo = r.replyTo();
-    memory.handOver(memory.now(identity.forSnapshot(), inFlight()), terminalSending)
+    memory.handOver(memory.now(identity.forSnapshot(), job == null ? null : job.inFlightHandedOver()), terminalSending)
         .whenComplete((ok, err) -> replyTo.tell(Done.getInstance()));
     return Behaviors.stopped();
   }

@@ -1,6 +1,8 @@
 package io.reelay.worker;
 
+import com.typesafe.config.Config;
 import io.reelay.protocol.Topics;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -15,26 +17,64 @@ import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 
 /**
- * Creates Reelay's topics when they are missing. {@code requests} and {@code sessions} get the same
- * partition count (co-partitioned by session key); {@code sessions} is compacted.
+ * Creates Reelay's topics when they are missing; topics that exist are left as they are (change
+ * them with {@code kafka-configs.sh}). Every topic gets the same partition count ({@code requests}
+ * and {@code sessions} must be co-partitioned by session key); {@code sessions} is compacted and
+ * kept for good, the others are deleted after their retention.
  */
 public final class TopicSetup {
+
+  /**
+   * How Reelay's topics are made ({@code reelay.topics}).
+   *
+   * @param retention how long requests, events and completions are kept
+   * @param deadLetterRetention how long dead-lettered records are kept
+   */
+  public record Layout(int partitions, short replication, Duration retention, Duration deadLetterRetention) {
+
+    /** The given partitions and replication, with the default retentions (tests). */
+    public static Layout of(int partitions, short replication) {
+      return new Layout(partitions, replication, Duration.ofDays(7), Duration.ofDays(30));
+    }
+
+    /** @param topics {@code reelay.topics} */
+    public static Layout from(Config topics) {
+      return new Layout(
+          topics.getInt("partitions"),
+          (short) topics.getInt("replication-factor"),
+          topics.getDuration("retention"),
+          topics.getDuration("dead-letter-retention"));
+    }
+
+    /**
+     * With three replicas or more a write acknowledged by all in-sync replicas is on at least two of
+     * them; with fewer, on all there are.
+     */
+    String minInsyncReplicas() {
+      return Integer.toString(Math.min(2, replication));
+    }
+  }
 
   private TopicSetup() {}
 
   public static void ensure(String bootstrap, Topics topics, int partitions, short replication) {
+    ensure(bootstrap, topics, Layout.of(partitions, replication));
+  }
+
+  public static void ensure(String bootstrap, Topics topics, Layout layout) {
     Properties p = new Properties();
     p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
     try (Admin admin = Admin.create(p)) {
+      Map<String, String> kept = deleteAfter(layout, layout.retention());
       List<NewTopic> wanted = new ArrayList<>();
-      wanted.add(new NewTopic(topics.requests(), partitions, replication));
-      wanted.add(new NewTopic(topics.events(), partitions, replication));
-      wanted.add(new NewTopic(topics.completions(), partitions, replication));
-      wanted.add(
-          new NewTopic(topics.sessions(), partitions, replication)
-              .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
-      wanted.add(new NewTopic(topics.dlq(), partitions, replication));
+      wanted.add(topic(topics.requests(), layout, kept));
+      wanted.add(topic(topics.events(), layout, kept));
+      wanted.add(topic(topics.completions(), layout, kept));
+      wanted.add(topic(topics.sessions(), layout, Map.of(
+          TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+          TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, layout.minInsyncReplicas())));
+      wanted.add(topic(topics.dlq(), layout, deleteAfter(layout, layout.deadLetterRetention())));
       for (var e : admin.createTopics(wanted).values().entrySet()) {
         try {
           e.getValue().get(30, TimeUnit.SECONDS);
@@ -51,6 +91,17 @@ public final class TopicSetup {
     } catch (TimeoutException e) {
       throw new IllegalStateException("Kafka at " + bootstrap + " did not answer within 30 s: is it running?", e);
     }
+  }
+
+  private static NewTopic topic(String name, Layout layout, Map<String, String> configs) {
+    return new NewTopic(name, layout.partitions(), layout.replication()).configs(configs);
+  }
+
+  private static Map<String, String> deleteAfter(Layout layout, Duration retention) {
+    return Map.of(
+        TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
+        TopicConfig.RETENTION_MS_CONFIG, Long.toString(retention.toMillis()),
+        TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, layout.minInsyncReplicas());
   }
 
   /**

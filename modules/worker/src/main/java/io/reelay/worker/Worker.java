@@ -476,11 +476,12 @@ public final class Worker {
     Config config = ConfigFactory.load();
     WorkerSettings settings = WorkerSettings.from(config);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "reelay-worker", config);
-    TopicSetup.ensure(settings.bootstrapServers(), settings.topics(), settings.partitions(), settings.replicationFactor());
+    TopicSetup.ensure(settings.bootstrapServers(), settings.topics(), settings.topicLayout());
     NemoClient client = new NemoClient(system, NemoSettings.from(config.getConfig("reelay.nemo")), WorkerMetrics.registry(system));
     Worker w = start(system, settings, client);
     System.out.println("reelay worker " + w.clientId() + " consuming " + settings.topics().requests() + " as group "
-        + settings.groupId() + " from " + settings.bootstrapServers() + ", backend " + client.settings().baseUrl()
+         + settings.groupId() + " from " + settings.bootstrapServers() + ", holding at most " + settings.maxActiveRequests()
+        + " requests, backend " + client.settings().baseUrl()
         + "; /healthz /readyz /metrics on " + w.httpUrl());
   }
 }

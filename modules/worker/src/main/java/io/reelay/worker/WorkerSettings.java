@@ -19,8 +19,7 @@ import org.apache.kafka.clients.consumer.ConsumerPartitionAssignor;
 public record WorkerSettings(
     String bootstrapServers,
     Topics topics,
-    int partitions,
-    short replicationFactor,
+    TopicSetup.Layout topicLayout,
     String groupId,
     int maxActiveRequests,
     Duration requestDeadline,
@@ -58,8 +57,7 @@ public record WorkerSettings(
     return new WorkerSettings(
         root.getString("reelay.kafka.bootstrap-servers"),
         Topics.withPrefix(t.getString("prefix")),
-        t.getInt("partitions"),
-        (short) t.getInt("replication-factor"),
+        TopicSetup.Layout.from(t),
         w.getString("group-id"),
         maxActiveRequests(root, Runtime.getRuntime().maxMemory(), openFileLimit()),
         w.getDuration("request-deadline"),
@@ -178,7 +176,7 @@ public record WorkerSettings(
 
   public WorkerSettings withKafka(String bootstrap, Topics topics) {
     return new WorkerSettings(
-        bootstrap, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
+        bootstrap, topics, topicLayout, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
         mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, httpHost, httpPort, consumerProperties, producerProperties);
   }
@@ -186,14 +184,14 @@ public record WorkerSettings(
   /** The same settings with the endpoints on another port (0: a free one). */
   public WorkerSettings withHttpPort(int port) {
     return new WorkerSettings(
-        bootstrapServers, topics, partitions, replicationFactor, groupId, maxActiveRequests, requestDeadline,
+        bootstrapServers, topics, topicLayout, groupId, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
         mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, httpHost, port, consumerProperties, producerProperties);
   }
 
   public WorkerSettings withGroupId(String group) {
     return new WorkerSettings(
-        bootstrapServers, topics, partitions, replicationFactor, group, maxActiveRequests, requestDeadline,
+        bootstrapServers, topics, topicLayout, group, maxActiveRequests, requestDeadline,
         stillWorkingInterval, recoveryFirstCheck, recoveryInterval, recoveryMaxUnchanged, renderPollGrid, renderPollMargin, renderPollMinGap, renderTimeout, followGuiExport,
         mediaDir, maxUploadBytes, clientIdPrefix, stateKey, devMode, commitMaxBatch, commitMaxInterval, maxRecordBytes, handoverTimeout, stopGrace, stuckRestartAfter, sessionIdleTimeout, tokenRefreshBefore, httpHost, httpPort, consumerProperties, producerProperties);
   }

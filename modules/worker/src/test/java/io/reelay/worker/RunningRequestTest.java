@@ -70,6 +70,25 @@ class RunningRequestTest {
   }
 
   @Test
+  void aHandOverBeforeTheMessageWentSaysItWasNeverSentSoTheNextOwnerSendsIt() throws Exception {
+    RunningRequest r = running(Action.GENERATE);
+    // the state before the message is seen (the fingerprint a kill -9 would leave): the next step is to send
+    r.onState(new io.reelay.nemo.Answers.SessionState("s1", "t1", "task",
+        io.reelay.protocol.Json.mapper().readTree("{\"draft\":{\"t\":[]}}")));
+    assertThat(r.inFlight().stateFingerprint()).as("recorded before the send").isNotNull();
+    InFlight notSent = r.inFlightHandedOver();
+    assertThat(notSent.stateFingerprint()).as("handed over before the stream started").isNull();
+    assertThat(((Next.Say) running(Action.GENERATE).resume(notSent, NOW)).text()).contains("starts over");
+
+    r.messageMayHaveGone = true; // the stream started
+    assertThat(r.inFlightHandedOver().stateFingerprint()).isEqualTo(r.inFlight().stateFingerprint());
+    // a request resumed with a fingerprint keeps it, whatever this owner did: a previous one may have sent it
+    RunningRequest resumed = running(Action.GENERATE);
+    resumed.resume(new InFlight("r-1", Phase.GENERATING, null, "fp-1", 101), NOW);
+    assertThat(resumed.inFlightHandedOver().stateFingerprint()).isEqualTo("fp-1");
+  }
+
+  @Test
   void aMessageThatMayHaveReachedTheAgentIsLookedForNotSentAgain() {
     RunningRequest r = running(Action.GENERATE);
     Next n = r.resume(new InFlight("r-1", Phase.GENERATING, null, "fp-1", 101), NOW);

@@ -283,8 +283,11 @@ class SessionTimersTest {
    * in flight, because the tests move time only once the previous effect is visible.
    */
   private void handle(NemoSim backend, String id, String text) {
-    NemoClient client =
-        new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(backend.baseUrl()));
+    // a call's own deadline (request-timeout, 30 s) beyond the request's: the never-answered sign-in waits for the latter
+    Config nemo = backend == mute
+        ? ConfigFactory.parseMap(Map.of("request-timeout", "1h")).withFallback(config.getConfig("reelay.nemo"))
+        : config.getConfig("reelay.nemo");
+    NemoClient client = new NemoClient(kit.system(), NemoSettings.from(nemo).withBaseUrl(backend.baseUrl()));
     ActorRef<SessionActor.Command> session = kit.spawn(SessionActor.create(
         id, new SessionMemory(id, Request.DEFAULT_TENANT, events), settings, client, new RequestEvents(events), cipher, registry.getRef()));
     registry.expectMessage(new SessionRegistry.Started(id));
