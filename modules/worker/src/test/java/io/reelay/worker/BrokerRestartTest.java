@@ -61,7 +61,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Kafka broker goes away in the middle of a run and comes back (same ports, same data): every
+ * The Kafka broker goes away in the middle of a run of two workers and comes back (same ports, same data): every
  * request still ends exactly once, COMPLETED, with its events in order (a terminal event may be
  * published again as the identical event, see below), and nothing is sent to the backend twice. Uses a broker of its own (it is stopped here), never the shared test broker.
  */
@@ -76,10 +76,11 @@ class BrokerRestartTest {
   @TempDir Path dir;
 
   private EmbeddedKafka kafka;
-  private ActorTestKit kit;
+  /** Two workers of one group, each in an actor system of its own, as two processes would be. */
+  private final List<ActorTestKit> kits = new ArrayList<>();
+  private final List<Worker> workers = new ArrayList<>();
   private ActorTestKit simKit;
   private NemoSim sim;
-  private Worker worker;
   private KafkaProducer<String, String> producer;
   private Topics topics;
   private final HttpClient http = HttpClient.newHttpClient();
@@ -116,10 +117,16 @@ class BrokerRestartTest {
     // the backend is a service of its own: a worker thread stuck on Kafka must not stall it too
     simKit = ActorTestKit.create("nemo-sim", config);
     sim = NemoSim.start(simKit.system(), SimSettings.from(config.getConfig("nemo-sim"))).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    kit = ActorTestKit.create("broker-restart", config);
-    WorkerSettings settings = WorkerSettings.from(config).withKafka(bootstrap, topics).withGroupId(group);
-    NemoClient client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()));
-    worker = Worker.start(kit.system(), settings, client);
+    WorkerSettings settings = WorkerSettings.from(config).withKafka(bootstrap, topics).withGroupId(group).withHttpPort(0);
+    for (String name : List.of("broker-restart-a", "broker-restart-b")) {
+      ActorTestKit kit = ActorTestKit.create(name, config);
+      kits.add(kit);
+      NemoClient client = new NemoClient(kit.system(), NemoSettings.from(config.getConfig("reelay.nemo")).withBaseUrl(sim.baseUrl()));
+      workers.add(Worker.start(kit.system(), settings, client));
+    }
+    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+      await("both workers own partitions", Duration.ofMinutes(1), () -> membersWithPartitions(admin, group) == 2);
+    }
     producer = new KafkaProducer<>(
         Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"),
         new StringSerializer(), new StringSerializer());
@@ -150,7 +157,7 @@ class BrokerRestartTest {
     // every request ends; then the worker settles (nothing in hand, nothing more written)
     awaitEvents(bootstrap, topics.events(), Duration.ofMinutes(6),
         seen -> ids.stream().allMatch(id -> seen.getOrDefault(id, List.of()).stream().anyMatch(Event::isTerminal)));
-    await("the worker holds no request", Duration.ofMinutes(2), () -> worker.requestsInHand() == 0);
+    await("the workers hold no request", Duration.ofMinutes(2), () -> workers.stream().allMatch(w -> w.requestsInHand() == 0));
     awaitQuiet(bootstrap, List.of(topics.events(), topics.completions()), Duration.ofSeconds(5), Duration.ofMinutes(2));
     logCommitLag(bootstrap, group, topics.requests());
 
@@ -192,16 +199,22 @@ class BrokerRestartTest {
     soft.assertThat(stats.path("repeatedMessages").asLong(-1)).as("repeatedMessages").isZero();
     // one generation per request: nothing was run (and charged) twice, not even in a new backend session
     soft.assertThat(stats.path("generations").asLong(-1)).as("generations").isEqualTo(ids.size());
-    soft.assertThat(kit.system().whenTerminated().isCompleted()).as("the worker's actor system stopped").isFalse();
+    for (ActorTestKit kit : kits) {
+      soft.assertThat(kit.system().whenTerminated().isCompleted()).as("the actor system of %s stopped", kit.system().name()).isFalse();
+    }
     soft.assertAll();
   }
 
   @AfterEach
   void stop() {
     quietly("producer", () -> producer.close(Duration.ofSeconds(5)));
-    quietly("worker", () -> worker.stop().toCompletableFuture().get(60, TimeUnit.SECONDS));
+    for (Worker w : workers) {
+      quietly("worker", () -> w.stop().toCompletableFuture().get(60, TimeUnit.SECONDS));
+    }
     quietly("simulator", () -> sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS));
-    quietly("actor system", () -> kit.shutdownTestKit());
+    for (ActorTestKit kit : kits) {
+      quietly("actor system", kit::shutdownTestKit);
+    }
     quietly("simulator's actor system", () -> simKit.shutdownTestKit());
     quietly("broker", () -> kafka.close());
   }
@@ -212,6 +225,16 @@ class BrokerRestartTest {
     String json = "{\"v\":1,\"requestId\":\"" + id + "\",\"sessionKey\":\"" + session + "\",\"text\":\"" + TEXT + "\"}";
     producer.send(new ProducerRecord<>(topics.requests(), session, json)).get(60, TimeUnit.SECONDS);
     return id;
+  }
+
+  /** Members of {@code group} that own at least one partition (0 while the group forms). */
+  private static long membersWithPartitions(Admin admin, String group) {
+    try {
+      return admin.describeConsumerGroups(List.of(group)).all().get(10, TimeUnit.SECONDS).get(group).members().stream()
+          .filter(m -> !m.assignment().topicPartitions().isEmpty()).count();
+    } catch (Exception notYet) {
+      return 0;
+    }
   }
 
   private static boolean generating(Event e) {
