@@ -59,6 +59,7 @@ final class UpCommand implements Callable<Integer> {
     System.out.printf("reelay ready kafka=%s status=%s sim=%s workers=%d time-scale=%s%n",
         stack.bootstrapServers(), stack.statusUrl(), stack.simUrl(), workers, ts);
     System.out.println("  " + keyNote);
+    System.out.println("  dashboard: " + stack.statusUrl() + "/ (sign in with that key)");
     System.out.println("  workers' /healthz /readyz /metrics: " + String.join(" ", stack.workerUrls()));
     if (hooks.note() != null) {
       System.out.println("  " + hooks.note());
