@@ -50,9 +50,11 @@ import org.junit.jupiter.api.Test;
  * 60 s up to 5, the 30-minute deadline. Each rule is checked one second before it is due (nothing
  * happened) and when it is due (it happened, as events on Kafka and calls in the simulator show).
  *
- * <p>The session runs on a {@link ManualTime} system; the simulator on a separate real-time system,
- * so its streams, heartbeats and latencies go on while virtual time stands still. Between two steps
- * of virtual time the test waits (polling, in real time) for the effect it expects.
+ * <p>The session runs on a {@link ManualTime} system; the simulators on separate systems: real time
+ * for the dropped stream (its streams, heartbeats and latencies go on while virtual time stands
+ * still), and a second manual clock for the reply that must come after a minute of silence (the
+ * test moves the backend's time only once the session's minute has passed). Between two steps of
+ * virtual time the test waits (polling, in real time) for the effect it expects.
  */
 class SessionTimersTest {
 
@@ -74,6 +76,10 @@ class SessionTimersTest {
   private static ActorTestKit backendKit; // real time: the simulators
   private static NemoSim sim;
   private static NemoSim mute; // never answers a sign-in
+  // the backend's own pace on a clock the test moves: its reply comes when the test lets it
+  private static ActorTestKit pacedKit;
+  private static ManualTime backendTime;
+  private static NemoSim paced;
   private static Topics topics;
   private static EventPublisher events;
   private static KafkaConsumer<String, byte[]> reader;
@@ -101,7 +107,7 @@ class SessionTimersTest {
             "pekko.http.server.request-timeout", "infinite",
             "nemo-sim.port", 0,
             "nemo-sim.time-scale", 0.01,
-            // a text reply takes 2 s of real time: long enough to move virtual time before it arrives
+            // a text reply takes 2 s of the backend's time (on the paced backend: only once the test moves it)
             "nemo-sim.timing.text-min", "200s",
             "nemo-sim.timing.text-max", "200s"))
         .withFallback(config);
@@ -113,6 +119,17 @@ class SessionTimersTest {
             "nemo-sim.latency.anonymous-token.max", "1000h"))
         .withFallback(backend);
     mute = NemoSim.start(backendKit.system(), SimSettings.from(silent.getConfig("nemo-sim")))
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    // every answer at once (no latency to wait out on a clock that stands still); the turn's beats on backendTime
+    Map<String, Object> instant = new HashMap<>();
+    for (String endpoint : List.of("default", "anonymous-token", "run_sse", "upload", "render-submit")) {
+      instant.put("nemo-sim.latency." + endpoint + ".min", "0ms");
+      instant.put("nemo-sim.latency." + endpoint + ".max", "0ms");
+    }
+    Config pacedConfig = ManualTime.config().withFallback(ConfigFactory.parseMap(instant)).withFallback(backend);
+    pacedKit = ActorTestKit.create("timers-paced-backend", pacedConfig);
+    backendTime = ManualTime.get(pacedKit.system());
+    paced = NemoSim.start(pacedKit.system(), SimSettings.from(pacedConfig.getConfig("nemo-sim")))
         .toCompletableFuture().get(30, TimeUnit.SECONDS);
 
     topics = Topics.withPrefix(TestKafka.uniqueName("timers"));
@@ -133,7 +150,9 @@ class SessionTimersTest {
     events.close();
     sim.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
     mute.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    paced.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
     backendKit.shutdownTestKit();
+    pacedKit.shutdownTestKit();
   }
 
   @BeforeEach
@@ -153,17 +172,20 @@ class SessionTimersTest {
 
   @Test
   void stillWorkingComesAfterTwoMinutesWithoutAnEventAndAgainTwoMinutesLater() throws Exception {
-    JsonNode before = stats(sim);
+    JsonNode before = stats(paced);
     String id = TestKafka.uniqueName("still");
-    // one text reply (2 s of real time after the stream opens), then heartbeats only; the stream never
-    // closes. Chinese: the English capabilities answer is all GUI instruction to GuiTranslator, so no event
-    handle(sim, id, "[sim:text] [sim:hang] 你好");
+    // one text reply (2 s of the backend's time after the stream opens), then heartbeats only; the stream
+    // never closes. Chinese: the English capabilities answer is all GUI instruction to GuiTranslator, so no event
+    handle(paced, id, "[sim:text] [sim:hang] 你好");
     List<Event> opened = await(id, "the stream opened", es -> indexOf(es, "Asking the agent") >= 0);
     int streamOpened = opened.size();
 
-    // a minute of silence, then the agent's reply: an event, so the 2 minutes start again from it
+    // a minute of silence (the backend's clock stands still meanwhile), then the agent's reply: an event,
+    // so the 2 minutes start again from it
     advance(Duration.ofSeconds(60));
+    assertNothingPublished(id, streamOpened);
     Instant replyAfter = Instant.now();
+    backendTime.timePasses(Duration.ofSeconds(3));
     Event reply = awaitNext(id, streamOpened);
     assertThat(reply.message()).startsWith("我可以根据文字描述生成视频");
     assertThat(reply.at()).as("the reply was published after virtual time reached 1:00").isAfter(replyAfter);
@@ -184,7 +206,7 @@ class SessionTimersTest {
     assertNothingPublished(id, streamOpened + 3);
 
     // all that time one stream, never closed: after the reply the backend sent heartbeats only
-    JsonNode after = stats(sim);
+    JsonNode after = stats(paced);
     assertThat(after.path("calls").path("run_sse").asInt() - before.path("calls").path("run_sse").asInt()).isEqualTo(1);
     assertThat(after.path("hangingStreams").asInt() - before.path("hangingStreams").asInt()).isEqualTo(1);
   }
