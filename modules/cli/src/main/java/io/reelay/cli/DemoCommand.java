@@ -9,16 +9,13 @@ import io.reelay.protocol.RequestState;
 import io.reelay.protocol.Topics;
 import io.reelay.sim.Mp4Info;
 import io.reelay.sim.Mp4Probe;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -72,7 +69,7 @@ final class DemoCommand implements Callable<Integer> {
         return 0;
       }
     } finally {
-      deleteTree(kafkaDir);
+      LocalStack.deleteTree(kafkaDir);
     }
   }
 
@@ -86,13 +83,5 @@ final class DemoCommand implements Callable<Integer> {
       o.println("reelay demo: the " + action + " request ended " + last.state());
     }
     return last;
-  }
-
-  private static void deleteTree(Path dir) {
-    try (Stream<Path> s = Files.walk(dir)) {
-      s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // a temp dir left behind is harmless
-    }
   }
 }

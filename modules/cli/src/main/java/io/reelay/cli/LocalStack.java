@@ -15,13 +15,17 @@ import io.reelay.worker.TopicSetup;
 import io.reelay.worker.Worker;
 import io.reelay.worker.WorkerMetrics;
 import io.reelay.worker.WorkerSettings;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
@@ -32,10 +36,23 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  */
 public final class LocalStack implements AutoCloseable {
 
-  /** What to start; a port of 0 means any free port. */
+  /**
+   * What to start; a port of 0 means any free port.
+   *
+   * @param statusStateDir where the status service keeps its stores; null: a temporary directory,
+   *     deleted on close
+   */
   public record Options(
       Path kafkaDataDir, int kafkaPort, String externalBootstrap, int simPort, int statusPort,
-      int workers, double timeScale, String apiKey, Topics topics, int partitions) {}
+      int workers, double timeScale, String apiKey, Topics topics, int partitions, Path statusStateDir) {
+
+    /** With the status stores in a temporary directory (tests). */
+    public Options(
+        Path kafkaDataDir, int kafkaPort, String externalBootstrap, int simPort, int statusPort,
+        int workers, double timeScale, String apiKey, Topics topics, int partitions) {
+      this(kafkaDataDir, kafkaPort, externalBootstrap, simPort, statusPort, workers, timeScale, apiKey, topics, partitions, null);
+    }
+  }
 
   private final EmbeddedKafka kafka;
   private final ActorSystem<Void> system;
@@ -44,8 +61,11 @@ public final class LocalStack implements AutoCloseable {
   private final StatusServer status;
   private final String bootstrap;
   private final Config config;
+  private final Path temporaryState; // null: the caller's directory, kept
 
   private LocalStack(Config base, Options o) throws Exception {
+    temporaryState = o.statusStateDir() == null ? Files.createTempDirectory("reelay-status-state") : null;
+    Path stateDir = o.statusStateDir() == null ? temporaryState : o.statusStateDir();
     if (o.externalBootstrap() == null) {
       kafka = EmbeddedKafka.start(new EmbeddedKafka.Settings(o.kafkaDataDir(), o.kafkaPort(), 0, true));
       bootstrap = kafka.bootstrapServers();
@@ -64,11 +84,24 @@ public final class LocalStack implements AutoCloseable {
       for (int i = 0; i < o.workers(); i++) {
         workers.add(Worker.start(system, ws, client));
       }
-      status = StatusServer.start(system, StatusSettings.from(config.getConfig("reelay.status")), bootstrap, o.topics())
+      StatusSettings ss = StatusSettings.from(config.getConfig("reelay.status"));
+      status = StatusServer.start(system, ss.withStore(ss.store().withStateDir(stateDir)), bootstrap, o.topics())
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      awaitReady(status);
     } catch (Exception e) {
       close();
       throw e;
+    }
+  }
+
+  /** Waits until the status stores run (the topics exist: the workers made them), so the first GET finds them. */
+  private static void awaitReady(StatusServer status) throws InterruptedException {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!status.isReady()) {
+      if (System.nanoTime() > until) {
+        throw new IllegalStateException("the status service's stores did not start within 60 s (see its log)");
+      }
+      Thread.sleep(20);
     }
   }
 
@@ -93,6 +126,8 @@ public final class LocalStack implements AutoCloseable {
     m.put("nemo-sim.public-base-url", "");
     m.put("nemo-sim.time-scale", ts);
     m.put("reelay.status.port", o.statusPort());
+    // one status instance: no other to keep standby copies on (Kafka Streams would warn at every rebalance)
+    m.put("reelay.status.store.standby-replicas", 0);
     // the key made for this stack (if any) for tenant default, and whatever keys the user configured
     String configured = base.getString("reelay.status.api-keys").trim();
     String mine = o.apiKey() == null ? "" : o.apiKey() + "=default";
@@ -194,6 +229,18 @@ public final class LocalStack implements AutoCloseable {
     }
     if (kafka != null) {
       await(kafka::close);
+    }
+    if (temporaryState != null) {
+      deleteTree(temporaryState);
+    }
+  }
+
+  /** Deletes {@code dir} and everything under it, as far as it can (a temp dir left behind is harmless). */
+  static void deleteTree(Path dir) {
+    try (Stream<Path> s = Files.walk(dir)) {
+      s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // what is left stays
     }
   }
 

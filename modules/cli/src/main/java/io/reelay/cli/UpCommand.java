@@ -49,7 +49,7 @@ final class UpCommand implements Callable<Integer> {
     LocalStack stack = LocalStack.start(config, new LocalStack.Options(
         home.var().resolve("kafka"), config.getInt("reelay.embedded.kafka-port"), null,
         config.getInt("nemo-sim.port"), config.getInt("reelay.status.port"), workers, ts,
-        apiKey, topics, config.getInt("reelay.embedded.partitions")));
+        apiKey, topics, config.getInt("reelay.embedded.partitions"), home.var().resolve("status")));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       System.out.println("reelay: stopping…");

@@ -36,7 +36,7 @@ final class ApiErrors {
   private ApiErrors() {}
 
   /** An expected failure with its HTTP status, thrown by routes and answered as JSON. */
-  static final class ApiException extends RuntimeException {
+  static class ApiException extends RuntimeException {
     final StatusCode status;
     final String code;
 

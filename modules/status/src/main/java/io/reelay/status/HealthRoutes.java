@@ -9,6 +9,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.apache.pekko.http.javadsl.model.ContentType;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
@@ -38,11 +39,13 @@ final class HealthRoutes extends AllDirectives {
   private static final byte[] OPENAPI = load(OPENAPI_RESOURCE);
 
   private final BooleanSupplier ready;
-  private final StatusView view;
+  private final Supplier<String> notReadyBecause;
+  private final StatusQueries view;
   private final PrometheusMeterRegistry registry;
 
-  HealthRoutes(BooleanSupplier ready, StatusView view, PrometheusMeterRegistry registry) {
+  HealthRoutes(BooleanSupplier ready, Supplier<String> notReadyBecause, StatusQueries view, PrometheusMeterRegistry registry) {
     this.ready = ready;
+    this.notReadyBecause = notReadyBecause;
     this.view = view;
     this.registry = registry;
   }
@@ -64,11 +67,11 @@ final class HealthRoutes extends AllDirectives {
   private Route readiness() {
     if (ready.getAsBoolean()) {
       ObjectNode b = body("ready");
-      b.put("requests", view.size());
+      b.put("requests", view.approximateCount());
       return complete(RequestRoutes.json(StatusCodes.OK, b));
     }
     return complete(
-        RequestRoutes.json(StatusCodes.SERVICE_UNAVAILABLE, body("catching up with the events topic")));
+        RequestRoutes.json(StatusCodes.SERVICE_UNAVAILABLE, body(notReadyBecause.get())));
   }
 
   private static byte[] load(String resource) {

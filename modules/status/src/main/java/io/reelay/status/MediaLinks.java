@@ -94,9 +94,9 @@ final class MediaLinks extends AllDirectives {
 
   private final SecretKeySpec key;
   private final Duration ttl;
-  private final StatusView view;
+  private final StatusQueries view;
 
-  MediaLinks(Settings settings, StatusView view) {
+  MediaLinks(Settings settings, StatusQueries view) {
     byte[] bytes = settings.key();
     if (bytes == null) {
       bytes = new byte[KEY_BYTES];
@@ -169,7 +169,10 @@ final class MediaLinks extends AllDirectives {
   }
 
   private Route answer(String tenant, String id) {
-    Optional<StatusView.RequestStatus> status = view.status(tenant, id);
+    return onSuccess(view.status(tenant, id), status -> answer(tenant, id, status));
+  }
+
+  private Route answer(String tenant, String id, Optional<RequestStatus> status) {
     if (status.isEmpty()) {
       return complete(ApiErrors.notFound("no request " + id));
     }
@@ -188,7 +191,7 @@ final class MediaLinks extends AllDirectives {
   }
 
   /** The backend's URL of the request's video, if its latest status has one. */
-  static String downloadUrl(StatusView.RequestStatus status) {
+  static String downloadUrl(RequestStatus status) {
     var result = status.latest().result();
     return result == null || result.downloadUrl() == null || result.downloadUrl().isBlank() ? null : result.downloadUrl();
   }

@@ -66,11 +66,11 @@ final class MediaProxy extends AllDirectives {
   private static final List<String> PASSED_DOWN = List.of("Content-Range", "Accept-Ranges", "ETag", "Last-Modified");
 
   private final MediaLinks links;
-  private final StatusView view;
+  private final StatusQueries view;
   private final MediaLinks.Settings settings;
   private volatile ConnectionPoolSettings pool;
 
-  MediaProxy(MediaLinks links, StatusView view, MediaLinks.Settings settings) {
+  MediaProxy(MediaLinks links, StatusQueries view, MediaLinks.Settings settings) {
     this.links = links;
     this.view = view;
     this.settings = settings;
@@ -97,7 +97,10 @@ final class MediaProxy extends AllDirectives {
           : "this media link is not valid; get one from GET /v1/requests/" + id + "/media-link";
       return complete(ApiErrors.response(StatusCodes.FORBIDDEN, "FORBIDDEN", message));
     }
-    Optional<StatusView.RequestStatus> status = view.status(query.get("tenant"), id);
+    return onSuccess(view.status(query.get("tenant"), id), status -> serve(id, status, query, req, system));
+  }
+
+  private Route serve(String id, Optional<RequestStatus> status, Map<String, String> query, HttpRequest req, ActorSystem system) {
     if (status.isEmpty()) {
       return complete(ApiErrors.notFound("no request " + id));
     }

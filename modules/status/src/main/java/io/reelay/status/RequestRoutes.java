@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.UUID;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
 import org.apache.pekko.NotUsed;
@@ -47,17 +48,19 @@ import org.apache.pekko.stream.javadsl.Source;
  */
 final class RequestRoutes extends AllDirectives {
 
-  private final StatusView view;
+  private final StatusQueries view;
+  private final RecentSubmissions recent;
   private final RequestPublisher publisher;
   private final StatusSettings settings;
   private final IdempotencyKeys idempotencyKeys;
   private final TenantLimits limits;
   private final WebhookSettings webhooks;
 
-  RequestRoutes(StatusView view, RequestPublisher publisher, StatusSettings settings, TenantLimits limits,
+  RequestRoutes(StatusQueries view, RequestPublisher publisher, StatusSettings settings, TenantLimits limits,
       WebhookSettings webhooks) {
     this.webhooks = webhooks;
     this.view = view;
+    this.recent = new RecentSubmissions(RECENT_SUBMISSIONS_KEPT, RECENT_SUBMISSIONS_MAX);
     this.publisher = publisher;
     this.settings = settings;
     this.idempotencyKeys = new IdempotencyKeys(settings);
@@ -102,26 +105,60 @@ final class RequestRoutes extends AllDirectives {
     return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
   }
 
+  /** How long, and how many, submits of this instance are answered before the stores have them. */
+  private static final Duration RECENT_SUBMISSIONS_KEPT = Duration.ofSeconds(60);
+  private static final int RECENT_SUBMISSIONS_MAX = 10_000;
+
+  /** The status of a tenant's request: from the stores, or from this instance's recent submits. */
+  private CompletionStage<Optional<RequestStatus>> lookup(String tenant, String id) {
+    return view.status(tenant, id).handle((found, t) -> {
+      Optional<RequestStatus> mine = recent.get(tenant, id);
+      if (t != null && mine.isEmpty()) {
+        throw t instanceof CompletionException c ? c : new CompletionException(t);
+      }
+      return found != null && found.isPresent() ? found : mine;
+    });
+  }
+
   private Route status(String tenant, String id) {
-    return view.status(tenant, id)
+    return onSuccess(lookup(tenant, id), found -> found
         .map(s -> complete(json(StatusCodes.OK, statusJson(s))))
-        .orElseGet(() -> complete(unknown(id)));
+        .orElseGet(() -> complete(unknown(id))));
   }
 
   private Route events(String tenant, String id, Optional<String> lastEventId) {
-    if (view.status(tenant, id).isEmpty()) {
-      return complete(unknown(id));
-    }
     long after = lastEventId.map(RequestRoutes::parseLastEventId).orElse(Long.MIN_VALUE);
     TenantLimits.Watch watch = limits.watch(tenant);
     if (watch == null) {
       return complete(ApiErrors.response(StatusCodes.TOO_MANY_REQUESTS, "TOO_MANY_STREAMS", limits.watchRefusal(tenant))
           .addHeader(RetryAfter.create(WATCH_RETRY_AFTER_SECONDS)));
     }
+    Optional<RequestStatus> submittedHere = recent.get(tenant, id);
+    CompletionStage<Optional<Source<Event, NotUsed>>> followed =
+        view.follow(tenant, id, after, submittedHere.isPresent()).handle((found, t) -> {
+          if (t != null && submittedHere.isPresent()) {
+            // the stores cannot be asked yet: what this instance knows, and the end (the client resumes after it)
+            Event submitted = submittedHere.get().latest();
+            return Optional.of(submitted.seq() > after ? Source.single(submitted) : Source.<Event>empty());
+          }
+          if (t != null) {
+            throw t instanceof CompletionException c ? c : new CompletionException(t);
+          }
+          return found;
+        }).whenComplete((found, t) -> {
+          if (t != null || found.isEmpty()) {
+            watch.release();
+          }
+        });
+    return onSuccess(followed, found -> found
+        .map(events -> stream(events, watch))
+        .orElseGet(() -> complete(unknown(id))));
+  }
+
+  /** The SSE answer of {@code events}; the watch slot is given back when it ends. */
+  private Route stream(Source<Event, NotUsed> events, TenantLimits.Watch watch) {
     Source<ServerSentEvent, NotUsed> sse =
-        view.follow(tenant, id, after)
-            .map(e -> ServerSentEvent.create(Json.string(e), Optional.empty(), Optional.of(Long.toString(e.seq())), OptionalInt.empty()))
-            .keepAlive(settings.sseKeepAlive(), ServerSentEvent::heartbeat)
+        sse(events, settings)
             .watchTermination((m, done) -> {
               done.whenComplete((d, t) -> watch.release());
               return m;
@@ -137,6 +174,13 @@ final class RequestRoutes extends AllDirectives {
 
   private static final long WATCH_RETRY_AFTER_SECONDS = 5;
 
+  /** Events as SSE: the event as data, its {@code seq} as id (what Last-Event-ID resumes from), heartbeats when idle. */
+  static Source<ServerSentEvent, NotUsed> sse(Source<Event, NotUsed> events, StatusSettings settings) {
+    return events
+        .map(e -> ServerSentEvent.create(Json.string(e), Optional.empty(), Optional.of(Long.toString(e.seq())), OptionalInt.empty()))
+        .keepAlive(settings.sseKeepAlive(), ServerSentEvent::heartbeat);
+  }
+
   private Route listing(String tenant) {
     return parameterOptional(
         "session",
@@ -146,16 +190,34 @@ final class RequestRoutes extends AllDirectives {
                 state ->
                     parameterOptional(
                         "limit",
-                        limit -> {
-                          RequestState st = state.filter(s -> !s.isBlank()).map(RequestRoutes::parseState).orElse(null);
-                          int n = limit(limit, settings);
-                          List<StatusView.RequestStatus> hits =
-                              view.list(tenant, session.filter(s -> !s.isBlank()).orElse(null), st, n);
-                          ObjectNode out = Json.mapper().createObjectNode();
-                          out.set("requests", statusArray(hits));
-                          out.put("count", hits.size());
-                          return complete(json(StatusCodes.OK, out));
-                        })));
+                        limit ->
+                            parameterOptional(
+                                "after",
+                                after -> {
+                                  RequestState st = state.filter(s -> !s.isBlank()).map(RequestRoutes::parseState).orElse(null);
+                                  int n = limit(limit, settings);
+                                  String from = cursor(after);
+                                  return onSuccess(
+                                      view.list(tenant, session.filter(s -> !s.isBlank()).orElse(null), st, from, n),
+                                      page -> complete(json(StatusCodes.OK, pageJson(page))));
+                                }))));
+  }
+
+  /** The position a listing's {@code after} parameter names (null: from the start), or 400. */
+  static String cursor(Optional<String> after) {
+    return after.filter(a -> !a.isBlank()).map(Listing::parseCursor).orElse(null);
+  }
+
+  /** A listing's answer: {@code requests}, {@code count}, {@code hasMore} and, when it has, {@code nextAfter}. */
+  static ObjectNode pageJson(Page page) {
+    ObjectNode out = Json.mapper().createObjectNode();
+    out.set("requests", statusArray(page.items().stream().map(Page.Listed::status).toList()));
+    out.put("count", page.items().size());
+    out.put("hasMore", page.hasMore());
+    if (page.hasMore()) {
+      out.put("nextAfter", Listing.cursor(page.next()));
+    }
+    return out;
   }
 
   /**
@@ -188,7 +250,10 @@ final class RequestRoutes extends AllDirectives {
   }
 
   private Route cancel(String tenant, String id, Context trace) {
-    Optional<StatusView.RequestStatus> target = view.status(tenant, id);
+    return onSuccess(lookup(tenant, id), target -> cancel(tenant, id, target, trace));
+  }
+
+  private Route cancel(String tenant, String id, Optional<RequestStatus> target, Context trace) {
     if (target.isEmpty()) {
       return complete(unknown(id));
     }
@@ -209,11 +274,12 @@ final class RequestRoutes extends AllDirectives {
 
   /**
    * Publishes {@code request} (and its SUBMITTED event, for every status instance); once Kafka took
-   * them this instance shows it at once, so a GET or /events right after the 202 finds it.
+   * them this instance shows it at once ({@link RecentSubmissions}), so a GET or /events right after
+   * the 202 finds it.
    */
   private CompletionStage<Void> submit(Request request, Context trace) {
     Span.fromContext(trace).setAttribute("reelay.request_id", request.requestId());
-    return publisher.publish(request, trace).thenRun(() -> view.apply(Event.submitted(request, Instant.now()), Instant.now()));
+    return publisher.publish(request, trace).thenRun(() -> recent.add(Event.submitted(request, Instant.now())));
   }
 
   /** 202 with {@code answer} once published; 503 with it (and Retry-After) when Kafka did not acknowledge in time. */
@@ -326,13 +392,13 @@ final class RequestRoutes extends AllDirectives {
   }
 
   /** The latest status: the event's fields plus {@code updatedAt}. */
-  static ObjectNode statusJson(StatusView.RequestStatus s) {
+  static ObjectNode statusJson(RequestStatus s) {
     ObjectNode n = Json.mapper().valueToTree(s.latest());
     n.put("updatedAt", s.updatedAt().toString());
     return n;
   }
 
-  static ArrayNode statusArray(List<StatusView.RequestStatus> statuses) {
+  static ArrayNode statusArray(List<RequestStatus> statuses) {
     ArrayNode a = Json.mapper().createArrayNode();
     statuses.forEach(s -> a.add(statusJson(s)));
     return a;

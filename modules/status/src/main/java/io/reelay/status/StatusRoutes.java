@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -27,29 +28,37 @@ final class StatusRoutes extends AllDirectives {
   private final MediaProxy media;
   private final DashboardRoutes dashboard = new DashboardRoutes();
   private final StatusSettings settings;
+  private final PeerRoutes peers; // null: no peers
   private final PrometheusMeterRegistry registry;
 
   /** With the webhook settings of this system's config (tests). */
   StatusRoutes(
       StatusSettings settings,
       Map<String, String> apiKeys,
-      StatusView view,
+      StatusQueries view,
       RequestPublisher publisher,
       BooleanSupplier ready,
       PrometheusMeterRegistry registry) {
-    this(settings, apiKeys, view, publisher, ready, registry,
-        WebhookSettings.from(ConfigFactory.load().getConfig("reelay.webhooks")));
+    this(settings, apiKeys, view, publisher, ready, () -> "not ready", registry,
+        WebhookSettings.from(ConfigFactory.load().getConfig("reelay.webhooks")), null);
   }
 
-  /** @param webhooks what a callbackUrl must satisfy at submit (a destination, a tenant's secret) */
+  /**
+   * @param notReadyBecause what {@code /readyz} says while not ready
+   * @param webhooks what a callbackUrl must satisfy at submit (a destination, a tenant's secret)
+   * @param peers the internal API other status instances ask (null: none)
+   */
   StatusRoutes(
       StatusSettings settings,
       Map<String, String> apiKeys,
-      StatusView view,
+      StatusQueries view,
       RequestPublisher publisher,
       BooleanSupplier ready,
+      Supplier<String> notReadyBecause,
       PrometheusMeterRegistry registry,
-      WebhookSettings webhooks) {
+      WebhookSettings webhooks,
+      PeerRoutes peers) {
+    this.peers = peers;
     this.settings = settings;
     this.registry = registry;
     this.apiKeys = new ApiKeys(apiKeys);
@@ -62,7 +71,7 @@ final class StatusRoutes extends AllDirectives {
     }
     this.requests = new RequestRoutes(view, publisher, settings, limits, webhooks);
     this.sessions = new SessionRoutes(view, settings);
-    this.health = new HealthRoutes(ready, view, registry);
+    this.health = new HealthRoutes(ready, notReadyBecause, view, registry);
     this.mediaLinks = new MediaLinks(settings.mediaLinks(), view);
     this.media = new MediaProxy(mediaLinks, view, settings.mediaLinks());
   }
@@ -70,6 +79,7 @@ final class StatusRoutes extends AllDirectives {
   Route route() {
     Route api =
         concat(
+            peers == null ? reject() : peers.route(),
             health.route(),
             dashboard.route(),
             media.route(),

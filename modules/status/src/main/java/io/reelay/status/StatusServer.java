@@ -5,10 +5,11 @@ import com.typesafe.config.ConfigFactory;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.reelay.protocol.RequestState;
 import io.reelay.protocol.Topics;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
@@ -20,13 +21,15 @@ import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.kafka.streams.KeyQueryMetadata;
+import org.apache.kafka.streams.state.HostInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The status service: a {@link StatusView} fed from the events topic and the HTTP API on top of
- * it. Start it with {@link #start}; it stops with {@link #stop()} or with the actor system
- * (registered with {@link CoordinatedShutdown}).
+ * The status service: the status view, a Kafka Streams application over the events topic ({@link
+ * StatusStreams}), and the HTTP API on top of it. Start it with {@link #start}; it stops with {@link
+ * #stop()} or with the actor system (registered with {@link CoordinatedShutdown}).
  */
 public final class StatusServer {
 
@@ -34,19 +37,22 @@ public final class StatusServer {
 
   private final ServerBinding binding;
   private final String host;
-  private final StatusView view;
-  private final EventFeed feed;
+  private final LiveEvents live;
+  private final StatusStreams streams;
+  private final RoutedStatus queries;
   private final RequestPublisher publisher;
   private final WebhookDispatcher webhooks; // null when disabled
   private final AtomicReference<CompletableFuture<Done>> stopping = new AtomicReference<>();
 
   private StatusServer(
-      ServerBinding binding, String host, StatusView view, EventFeed feed, RequestPublisher publisher, WebhookDispatcher webhooks) {
+      ServerBinding binding, String host, LiveEvents live, StatusStreams streams, RoutedStatus queries, RequestPublisher publisher,
+      WebhookDispatcher webhooks) {
     this.webhooks = webhooks;
     this.binding = binding;
     this.host = host;
-    this.view = view;
-    this.feed = feed;
+    this.live = live;
+    this.streams = streams;
+    this.queries = queries;
     this.publisher = publisher;
   }
 
@@ -57,7 +63,8 @@ public final class StatusServer {
   }
 
   /**
-   * Starts reading {@code topics.events()} and binds the HTTP API.
+   * Binds the HTTP API, then starts the status streams over {@code topics.events()} (advertising the
+   * bound address to the other instances).
    *
    * @param apiKeys API key → tenant; every {@code /v1} call needs one of these keys (none: every
    *     {@code /v1} call answers 401)
@@ -73,24 +80,31 @@ public final class StatusServer {
     if (apiKeys.isEmpty()) {
       log.warn("no API keys configured: every /v1 call will answer 401");
     }
+    StoreSettings store = settings.store();
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    StatusView view = StatusView.create(settings);
-    for (RequestState state : RequestState.values()) {
-      Gauge.builder("reelay_status_requests", view, v -> v.count(state))
-          .description("requests in the view by their latest state")
-          .tag("state", state.name())
-          .register(registry);
-    }
-    Gauge.builder("reelay_status_sse_streams", view, StatusView::followers)
-        .description("live SSE subscribers")
+    LiveEvents live = new LiveEvents(settings.sseBuffer());
+    StatusProcessor.Settings processing =
+        new StatusProcessor.Settings(settings.maxHistoryPerRequest(), store.maxHistoryBytes(), store.retention(), store.purgeInterval());
+    StatusStreams streams = StatusStreams.create(
+        store, applicationId(store, topics), bootstrapServers, topics.events(), processing, live, registry);
+    LocalStatus local = new LocalStatus(streams, live, settings.maxHistoryPerRequest());
+    String peerKey = store.peerKey().isBlank() ? PeerRoutes.processKey() : store.peerKey();
+    PeerClient peerClient = new PeerClient(system, peerKey, store.peerTimeout(), store.peerConnections(), store.maxHistoryBytes() + 4096);
+    RoutedStatus queries = new RoutedStatus(streams, local, peerClient);
+    PeerRoutes peers = new PeerRoutes(peerKey, local, queries::staleHere, settings);
+    Gauge.builder("reelay_status_store_requests", queries, StatusQueries::approximateCount)
+        .description("requests in the stores this instance owns (RocksDB's estimate)")
         .register(registry);
-    EventFeed feed = EventFeed.start(system, settings, bootstrapServers, topics.events(), view, registry);
-    Gauge.builder("reelay_status_ready", feed, f -> f.isReady() ? 1 : 0)
-        .description("1 once the view caught up with the events topic")
+    Gauge.builder("reelay_status_sse_streams", queries, StatusQueries::liveFollowers)
+        .description("live SSE subscribers of the requests this instance owns")
+        .register(registry);
+    Gauge.builder("reelay_status_ready", streams, s -> s.isReady() ? 1 : 0)
+        .description("1 once the status stores are restored and running")
         .register(registry);
     Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
     RequestPublisher publisher = new KafkaRequestPublisher(bootstrapServers, topics, settings, blocking);
-    StatusRoutes routes = new StatusRoutes(settings, apiKeys, view, publisher, feed::isReady, registry, hooks);
+    StatusRoutes routes = new StatusRoutes(settings, apiKeys, queries, publisher, streams::isReady, streams::notReadyBecause, registry,
+        hooks, peers);
     WebhookDispatcher webhooks = hooks.enabled()
         ? WebhookDispatcher.start(system, hooks, bootstrapServers, topics.completions(), registry)
         : null;
@@ -101,8 +115,7 @@ public final class StatusServer {
         .handle(
             (binding, error) -> {
               if (error != null) {
-                view.close();
-                feed.stop();
+                live.close();
                 publisher.close();
                 if (webhooks != null) {
                   webhooks.stop();
@@ -111,12 +124,35 @@ public final class StatusServer {
                     "cannot bind the status HTTP server to " + settings.host() + ":" + settings.port() + ": " + error.getMessage(),
                     error);
               }
-              StatusServer server = new StatusServer(binding, settings.host(), view, feed, publisher, webhooks);
+              int port = binding.localAddress().getPort();
+              streams.start(new HostInfo(advertisedHost(settings), port));
+              StatusServer server = new StatusServer(binding, settings.host(), live, streams, queries, publisher, webhooks);
               CoordinatedShutdown.get(system)
                   .addTask(CoordinatedShutdown.PhaseServiceUnbind(), "reelay-status-stop-" + server.port(), server::stop);
-              log.info("status API on {} (events from {})", server.baseUrl(), topics.events());
+              log.info("status API on {} (events from {}, stores in {})", server.baseUrl(), topics.events(),
+                  store.stateDir().toAbsolutePath());
               return server;
             });
+  }
+
+  /** The Kafka Streams application of the deployment: configured, else {@code <topics prefix>.status}. */
+  static String applicationId(StoreSettings store, Topics topics) {
+    if (!store.applicationId().isBlank()) {
+      return store.applicationId();
+    }
+    String events = topics.events();
+    String prefix = events.endsWith(".events") ? events.substring(0, events.length() - ".events".length()) : events;
+    return prefix + ".status";
+  }
+
+  /** The host the other instances reach this one at. */
+  static String advertisedHost(StatusSettings settings) {
+    String configured = settings.store().advertisedHost();
+    if (!configured.isBlank()) {
+      return configured;
+    }
+    String h = settings.host();
+    return h.equals("0.0.0.0") || h.equals("::") ? "127.0.0.1" : h;
   }
 
   /** The bound port (useful with port 0). */
@@ -130,17 +166,33 @@ public final class StatusServer {
     return "http://" + h + ":" + port();
   }
 
-  /** The view behind the API (read-only use: tests, the CLI's embedded mode). */
-  public StatusView view() {
-    return view;
-  }
-
-  /** Whether the view caught up with the events topic (what {@code /readyz} answers). */
+  /** Whether the status stores are restored and running (what {@code /readyz} answers). */
   public boolean isReady() {
-    return feed.isReady();
+    return streams.isReady();
   }
 
-  /** Unbinds, ends live streams, stops the consumer and the producer. Idempotent. */
+  /** What the view answers (tests). */
+  StatusQueries queries() {
+    return queries;
+  }
+
+  /** The events partitions this instance owns now (tests). */
+  List<Integer> ownedPartitions() {
+    return streams.partitions();
+  }
+
+  /** Whether this instance owns the partition of a tenant's request now (tests). */
+  boolean owns(String tenant, String requestId) {
+    KeyQueryMetadata m = streams.owner(Listing.requestKey(tenant, requestId));
+    return m != KeyQueryMetadata.NOT_AVAILABLE && streams.self().equals(m.activeHost());
+  }
+
+  /** The copy of a request's status on this instance, active or standby (tests). */
+  Optional<RequestStatus> copyHere(String tenant, String requestId) {
+    return queries.staleHere(tenant, requestId);
+  }
+
+  /** Unbinds, ends live streams, stops the streams (leaving the group), the producer and the webhooks. Idempotent. */
   public CompletionStage<Done> stop() {
     CompletableFuture<Done> mine = new CompletableFuture<>();
     if (!stopping.compareAndSet(null, mine)) {
@@ -151,11 +203,11 @@ public final class StatusServer {
         .exceptionally(t -> Done.getInstance())
         .thenCompose(
             d -> {
-              view.close();
+              live.close();
               return binding.terminate(Duration.ofSeconds(3));
             })
         .exceptionally(t -> null)
-        .thenCompose(t -> feed.stop())
+        .thenCompose(t -> streams.stop(Duration.ofSeconds(10)))
         .thenCompose(t -> webhooks == null ? CompletableFuture.completedFuture(Done.getInstance()) : webhooks.stop())
         .whenComplete(
             (d, t) -> {
@@ -164,6 +216,27 @@ public final class StatusServer {
               mine.complete(Done.getInstance());
             });
     return mine;
+  }
+
+  /**
+   * Stops as a crash would: the HTTP port closes at once and the streams stop without leaving the
+   * group, so the others learn of it only when its session times out (tests of failover).
+   */
+  CompletionStage<Done> crash() {
+    CompletableFuture<Done> mine = new CompletableFuture<>();
+    if (!stopping.compareAndSet(null, mine)) {
+      return stopping.get();
+    }
+    return binding.terminate(Duration.ofMillis(1)).thenApply(t -> {
+      live.close();
+      streams.crash();
+      if (webhooks != null) {
+        webhooks.stop();
+      }
+      publisher.close();
+      mine.complete(Done.getInstance());
+      return Done.getInstance();
+    });
   }
 
   /** {@code reelay status-server}: configured by {@code reelay.conf} and the environment. */

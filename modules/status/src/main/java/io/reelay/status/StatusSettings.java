@@ -24,22 +24,17 @@ public record StatusSettings(
     Duration idempotencyRetention,
     int idempotencyMaxKeys,
     int maxHistoryPerRequest,
-    int maxRequests,
     int maxListLimit,
     int defaultListLimit,
-    Duration readyCheckInterval,
-    Duration consumerRestartMinBackoff,
-    Duration consumerRestartMaxBackoff,
     TenantLimits.Settings limits,
     MediaLinks.Settings mediaLinks,
-    Map<String, String> consumerProperties,
+    StoreSettings store,
     Map<String, String> producerProperties) {
 
   public StatusSettings {
     apiKeys = Collections.unmodifiableMap(new LinkedHashMap<>(apiKeys));
-    consumerProperties = Collections.unmodifiableMap(new LinkedHashMap<>(consumerProperties));
     producerProperties = Collections.unmodifiableMap(new LinkedHashMap<>(producerProperties));
-    if (maxHistoryPerRequest < 1 || maxRequests < 1 || sseBuffer < 1 || maxListLimit < 1 || idempotencyMaxKeys < 1) {
+    if (maxHistoryPerRequest < 1 || sseBuffer < 1 || maxListLimit < 1 || idempotencyMaxKeys < 1) {
       throw new IllegalArgumentException("reelay.status limits must be at least 1");
     }
     if (idempotencyRetention.isNegative() || idempotencyRetention.isZero()) {
@@ -61,12 +56,8 @@ public record StatusSettings(
         config.getDuration("idempotency-retention"),
         config.getInt("idempotency-max-keys"),
         config.getInt("max-history-per-request"),
-        config.getInt("max-requests"),
         config.getInt("max-list-limit"),
         config.getInt("default-list-limit"),
-        config.getDuration("ready-check-interval"),
-        config.getDuration("consumer-restart-min-backoff"),
-        config.getDuration("consumer-restart-max-backoff"),
         new TenantLimits.Settings(
             config.getBytes("limits.max-body-bytes"),
             config.getInt("limits.sse-watchers-per-tenant"),
@@ -74,7 +65,7 @@ public record StatusSettings(
             config.getDouble("limits.submits-per-second"),
             config.getInt("limits.submit-burst")),
         MediaLinks.Settings.from(config.getConfig("media-links")),
-        properties(config.getConfig("consumer-properties")),
+        StoreSettings.from(config),
         properties(config.getConfig("producer-properties")));
   }
 
@@ -127,17 +118,22 @@ public record StatusSettings(
   /** The same settings with other tenant limits (tests). */
   public StatusSettings withLimits(long maxBodyBytes, int watchersPerTenant, int watchers, double submitsPerSecond, int submitBurst) {
     return new StatusSettings(host, port, apiKeys, sseKeepAlive, sseBuffer, requestTimeout, publishTimeout,
-        publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxRequests, maxListLimit,
-        defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff,
+        publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxListLimit, defaultListLimit,
         new TenantLimits.Settings(maxBodyBytes, watchersPerTenant, watchers, submitsPerSecond, submitBurst), mediaLinks,
-        consumerProperties, producerProperties);
+        store, producerProperties);
+  }
+
+  /** The same settings with other store settings (tests, the local stack: where the state lives). */
+  public StatusSettings withStore(StoreSettings newStore) {
+    return new StatusSettings(host, port, apiKeys, sseKeepAlive, sseBuffer, requestTimeout, publishTimeout,
+        publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxListLimit, defaultListLimit,
+        limits, mediaLinks, newStore, producerProperties);
   }
 
   private StatusSettings copy(int newPort, Map<String, String> keys, Duration newPublishTimeout) {
     return new StatusSettings(host, newPort, keys, sseKeepAlive, sseBuffer, requestTimeout, newPublishTimeout,
-        publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxRequests, maxListLimit,
-        defaultListLimit, readyCheckInterval, consumerRestartMinBackoff, consumerRestartMaxBackoff, limits, mediaLinks,
-        consumerProperties, producerProperties);
+        publishRetryAfter, idempotencyRetention, idempotencyMaxKeys, maxHistoryPerRequest, maxListLimit, defaultListLimit,
+        limits, mediaLinks, store, producerProperties);
   }
 
   static Map<String, String> properties(Config block) {
@@ -157,9 +153,8 @@ public record StatusSettings(
         + ", publishTimeout=" + publishTimeout + ", publishRetryAfter=" + publishRetryAfter
         + ", idempotencyRetention=" + idempotencyRetention + ", idempotencyMaxKeys=" + idempotencyMaxKeys
         + ", maxHistoryPerRequest=" + maxHistoryPerRequest
-        + ", maxRequests=" + maxRequests + ", maxListLimit=" + maxListLimit
-        + ", defaultListLimit=" + defaultListLimit + ", readyCheckInterval=" + readyCheckInterval + ", limits=" + limits
-        + ", mediaLinks=" + mediaLinks
-        + ", consumerProperties=" + consumerProperties + ", producerProperties=" + producerProperties + "]";
+        + ", maxListLimit=" + maxListLimit
+        + ", defaultListLimit=" + defaultListLimit + ", limits=" + limits
+        + ", mediaLinks=" + mediaLinks + ", store=" + store + ", producerProperties=" + producerProperties + "]";
   }
 }

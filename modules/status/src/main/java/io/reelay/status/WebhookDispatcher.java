@@ -154,7 +154,7 @@ public final class WebhookDispatcher {
       MeterRegistry meters) {
     WebhookDispatcher d = new WebhookDispatcher(system, settings, meters);
     ConsumerSettings<String, byte[]> consumer =
-        ConsumerSettings.create(EventFeed.consumerConfig(system, settings.consumerProperties()), new StringDeserializer(),
+        ConsumerSettings.create(WebhookSettings.consumerConfig(system, settings.consumerProperties()), new StringDeserializer(),
                 new ByteArrayDeserializer())
             .withBootstrapServers(bootstrapServers)
             .withGroupId(settings.groupId())

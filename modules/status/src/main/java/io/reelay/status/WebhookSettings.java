@@ -1,13 +1,16 @@
 package io.reelay.status;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValueType;
+import io.reelay.protocol.GroupProtocol;
 import io.reelay.protocol.Request;
 import io.reelay.protocol.RequestValidation;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.apache.pekko.actor.typed.ActorSystem;
 
 /**
  * {@code reelay.webhooks}. Holds the tenants' secrets: its {@link #toString()} names tenants only.
@@ -115,5 +118,19 @@ public record WebhookSettings(
         + ", allowUnsigned=" + allowUnsigned + ", " + targets + ", parallelism=" + parallelism
         + ", perDestinationParallelism=" + perDestinationParallelism + ", timeout=" + timeout + ", maxAttempts="
         + maxAttempts + "]";
+  }
+
+  /**
+   * {@code pekko.kafka.consumer}, minus the classic-group settings a KIP-848 consumer refuses
+   * (they may be there for the worker's classic groups).
+   */
+  static Config consumerConfig(ActorSystem<?> system, Map<String, String> consumerProperties) {
+    Config c = system.settings().config().getConfig("pekko.kafka.consumer");
+    if (GroupProtocol.isConsumer(consumerProperties)) {
+      for (String key : GroupProtocol.CLASSIC_ONLY) {
+        c = c.withoutPath("kafka-clients." + key).withoutPath(ConfigUtil.joinPath("kafka-clients", key));
+      }
+    }
+    return c;
   }
 }

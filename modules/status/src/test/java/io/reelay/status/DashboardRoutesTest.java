@@ -39,7 +39,7 @@ class DashboardRoutesTest {
 
   @BeforeAll
   static void bind() throws Exception {
-    StatusRoutes routes = new StatusRoutes(StatusSettings.defaults().withPort(0), Map.of("key", "tenant"), new StatusView(10, 10, 8),
+    StatusRoutes routes = new StatusRoutes(StatusSettings.defaults().withPort(0), Map.of("key", "tenant"), new TestStore().queries(),
         new RecordingPublisher(), () -> true, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
     binding = org.apache.pekko.http.javadsl.Http.get(testKit.system()).newServerAt("127.0.0.1", 0).bind(routes.route())
         .toCompletableFuture().get(10, TimeUnit.SECONDS);

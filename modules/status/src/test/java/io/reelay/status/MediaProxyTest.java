@@ -44,7 +44,8 @@ class MediaProxyTest {
   static final String LINK_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="; // bytes 0..31
 
   static final ActorTestKit testKit = ActorTestKit.create();
-  static final StatusView view = new StatusView(100, 1000, 64);
+  static final TestStore store = new TestStore();
+  static final StatusQueries view = store.queries();
   static final ListAppender<ILoggingEvent> logs = new ListAppender<>();
   static Upstream upstream;
   static ServerBinding binding;
@@ -89,12 +90,12 @@ class MediaProxyTest {
     video("req-nonsense", "tenant-a", "http://[not a host/" + Upstream.TOKEN);
     // the same upstream by a name that is not in media-links.hosts: never fetched, though it is this machine
     video("req-other-host", "tenant-a", upstream.url("/files/video.mp4").replace("127.0.0.1", "localhost"));
-    view.apply(Events.event("req-running", "s", "tenant-a", 1, RequestState.RUNNING), Instant.now());
-    view.apply(Events.event("req-plain", "s", "tenant-a", 1, RequestState.COMPLETED), Instant.now());
+    store.apply(Events.event("req-running", "s", "tenant-a", 1, RequestState.RUNNING), Instant.now());
+    store.apply(Events.event("req-plain", "s", "tenant-a", 1, RequestState.COMPLETED), Instant.now());
   }
 
   static void video(String id, String tenant, String downloadUrl) {
-    view.apply(new Event(Event.VERSION, id, "s", tenant, 1, Instant.now(), RequestState.COMPLETED, Phase.DONE, "Your video is ready",
+    store.apply(new Event(Event.VERSION, id, "s", tenant, 1, Instant.now(), RequestState.COMPLETED, Phase.DONE, "Your video is ready",
         1.0, new Event.Result(downloadUrl, null, null, null), null), Instant.now());
   }
 

@@ -63,7 +63,8 @@ class OpenApiContractTest {
   static final String KEY_RATE = "key-rate";
 
   static final ActorTestKit testKit = ActorTestKit.create();
-  static final StatusView view = new StatusView(100, 1000, 64);
+  static final TestStore store = new TestStore();
+  static final StatusQueries view = store.queries();
   static final RecordingPublisher recorded = new RecordingPublisher();
   static final AtomicBoolean ready = new AtomicBoolean(true);
   static final List<String> exchanges = new CopyOnWriteArrayList<>(); // "METHOD template status" seen
@@ -107,24 +108,24 @@ class OpenApiContractTest {
     http = new Http("http://127.0.0.1:" + binding.localAddress().getPort());
 
     Instant now = Instant.now();
-    view.apply(event("req-a1", "sess-a", "tenant-a", 1, RequestState.QUEUED), now);
-    view.apply(event("req-a1", "sess-a", "tenant-a", 2, RequestState.RUNNING), now);
-    view.apply(event("req-a2", "sess-a", "tenant-a", 1, RequestState.QUEUED), now);
-    view.apply(new Event(Event.VERSION, "req-a2", "sess-a", "tenant-a", 2, Instant.parse("2030-01-01T00:00:02.5Z"),
+    store.apply(event("req-a1", "sess-a", "tenant-a", 1, RequestState.QUEUED), now);
+    store.apply(event("req-a1", "sess-a", "tenant-a", 2, RequestState.RUNNING), now);
+    store.apply(event("req-a2", "sess-a", "tenant-a", 1, RequestState.QUEUED), now);
+    store.apply(new Event(Event.VERSION, "req-a2", "sess-a", "tenant-a", 2, Instant.parse("2030-01-01T00:00:02.5Z"),
         RequestState.COMPLETED, Phase.DONE, "Your video is ready", 1.0,
         new Event.Result("https://cdn.example.com/r.mp4", "Timeline (1 tracks): 1. Video: fox (0-5s)", new Event.Credits(90, 10, 100),
             List.of(new Event.Media("fox.mp4", "video", "https://cdn.example.com/fox.mp4", 5.0))), null), now);
-    view.apply(new Event(Event.VERSION, "req-a3", "sess-a", "tenant-a", 1, Instant.parse("2030-01-01T00:00:03Z"),
+    store.apply(new Event(Event.VERSION, "req-a3", "sess-a", "tenant-a", 1, Instant.parse("2030-01-01T00:00:03Z"),
         RequestState.FAILED, Phase.DONE, "Failed: out of credits", null, null,
         new Event.ErrorInfo("2001", "Not enough credits for this operation", false, "Top up, then resubmit")), now);
-    view.apply(event("req-down", "kafka-down", "tenant-a", 1, RequestState.RUNNING), now);
-    view.apply(event("req-broken", "kafka-broken", "tenant-a", 1, RequestState.RUNNING), now);
-    view.apply(event("req-odd", "has spaces", "tenant-a", 1, RequestState.RUNNING), now);
-    view.apply(event("req-b1", "sess-b", "tenant-b", 1, RequestState.RUNNING), now);
-    view.apply(event("req-s1", "sess-s", "tenant-s", 1, RequestState.RUNNING), now);
-    view.apply(event("req-r1", "sess-r", "tenant-r", 1, RequestState.RUNNING), now);
+    store.apply(event("req-down", "kafka-down", "tenant-a", 1, RequestState.RUNNING), now);
+    store.apply(event("req-broken", "kafka-broken", "tenant-a", 1, RequestState.RUNNING), now);
+    store.apply(event("req-odd", "has spaces", "tenant-a", 1, RequestState.RUNNING), now);
+    store.apply(event("req-b1", "sess-b", "tenant-b", 1, RequestState.RUNNING), now);
+    store.apply(event("req-s1", "sess-s", "tenant-s", 1, RequestState.RUNNING), now);
+    store.apply(event("req-r1", "sess-r", "tenant-r", 1, RequestState.RUNNING), now);
     for (Map.Entry<String, String> v : Map.of("req-video", "/files/video.mp4", "req-video-broken", "/broken").entrySet()) {
-      view.apply(new Event(Event.VERSION, v.getKey(), "sess-v", "tenant-a", 1, Instant.parse("2030-01-01T00:00:04Z"), RequestState.COMPLETED,
+      store.apply(new Event(Event.VERSION, v.getKey(), "sess-v", "tenant-a", 1, Instant.parse("2030-01-01T00:00:04Z"), RequestState.COMPLETED,
           Phase.DONE, "Your video is ready", 1.0, new Event.Result(upstream.url(v.getValue()), null, null, null), null), now);
     }
 
@@ -424,13 +425,13 @@ class OpenApiContractTest {
     byte[] key = new byte[32];
     String rotation = "tenant-a=whsec_" + Base64.getEncoder().encodeToString(key) + ",tenant-a=whsec_"
         + Base64.getEncoder().encodeToString("another key of thirty-two bytes!".getBytes(StandardCharsets.UTF_8));
-    byte[] body = Json.bytes(view.status("tenant-a", "req-a2").orElseThrow().latest());
+    byte[] body = Json.bytes(store.status("tenant-a", "req-a2").orElseThrow().latest());
     String signature = WebhookSecrets.parse(rotation).signature("tenant-a", id, 1_767_225_600L, body);
     assertThat(signature).contains(" ");
     assertThat(contract.validate(param("webhook-signature"), TextNode.valueOf(signature))).isEmpty();
     String terminal = "/webhooks/requestFinished/post/requestBody/content/application~1json/schema";
     assertThat(contract.validate(terminal, Json.read(body, JsonNode.class))).isEmpty();
-    assertThat(contract.validate(terminal, Json.read(Json.bytes(view.status("tenant-a", "req-a1").orElseThrow().latest()), JsonNode.class)))
+    assertThat(contract.validate(terminal, Json.read(Json.bytes(store.status("tenant-a", "req-a1").orElseThrow().latest()), JsonNode.class)))
         .isNotEmpty(); // RUNNING is not terminal
   }
 
@@ -454,7 +455,7 @@ class OpenApiContractTest {
     ((ObjectNode) credits.at("/result/credits")).put("total", "100");
     assertThat(contract.validate(schema, credits)).isNotEmpty();
     assertThat(contract.validate(schema, status.deepCopy().put("surprise", 1))).singleElement().asString().contains("/surprise");
-    ObjectNode list = Json.mapper().createObjectNode().put("count", 1);
+    ObjectNode list = Json.mapper().createObjectNode().put("count", 1).put("hasMore", false);
     ArrayNode requests = list.putArray("requests");
     requests.add(status.deepCopy().put("extra", true));
     assertThat(contract.validate("/components/schemas/RequestList", list)).singleElement().asString().contains("/requests/0/extra");

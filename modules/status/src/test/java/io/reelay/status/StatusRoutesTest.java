@@ -31,7 +31,8 @@ class StatusRoutesTest {
   static final String KEY_B = "key-of-tenant-b";
 
   static final ActorTestKit testKit = ActorTestKit.create();
-  static final StatusView view = new StatusView(100, 1000, 64);
+  static final TestStore store = new TestStore();
+  static final StatusQueries view = store.queries();
   static final RecordingPublisher publisher = new RecordingPublisher();
   static final List<Request> published = publisher.published;
   static final AtomicBoolean ready = new AtomicBoolean();
@@ -53,10 +54,10 @@ class StatusRoutesTest {
             .get(10, TimeUnit.SECONDS);
     http = new Http("http://127.0.0.1:" + binding.localAddress().getPort());
 
-    view.apply(event("req-a1", "sess-a", "tenant-a", 1, RequestState.QUEUED), Instant.now());
-    view.apply(event("req-a1", "sess-a", "tenant-a", 2, RequestState.RUNNING), Instant.now());
-    view.apply(event("req-a2", "sess-a", "tenant-a", 1, RequestState.COMPLETED), Instant.now());
-    view.apply(event("req-b1", "sess-b", "tenant-b", 1, RequestState.RUNNING), Instant.now());
+    store.apply(event("req-a1", "sess-a", "tenant-a", 1, RequestState.QUEUED), Instant.now());
+    store.apply(event("req-a1", "sess-a", "tenant-a", 2, RequestState.RUNNING), Instant.now());
+    store.apply(event("req-a2", "sess-a", "tenant-a", 1, RequestState.COMPLETED), Instant.now());
+    store.apply(event("req-b1", "sess-b", "tenant-b", 1, RequestState.RUNNING), Instant.now());
   }
 
   @AfterAll
@@ -136,9 +137,17 @@ class StatusRoutesTest {
     JsonNode running = http.get("/v1/requests?state=running", KEY_A).json();
     assertThat(ids(running)).containsExactly("req-a1");
     JsonNode limited = http.get("/v1/requests?session=sess-a&limit=1", KEY_A).json();
-    assertThat(ids(limited)).hasSize(1);
+    assertThat(ids(limited)).containsExactly("req-a1");
+    assertThat(limited.get("hasMore").asBoolean()).isTrue();
+    JsonNode next = http.get("/v1/requests?session=sess-a&limit=1&after=" + limited.get("nextAfter").asText(), KEY_A).json();
+    assertThat(ids(next)).containsExactly("req-a2");
+    assertThat(next.get("hasMore").asBoolean()).isFalse();
+    assertThat(next.has("nextAfter")).isFalse();
+    Http.Answer forged = http.get("/v1/requests?after=bm9wZQ", KEY_A);
+    assertThat(forged.status()).isEqualTo(400);
+    assertThat(forged.body()).contains("nextAfter");
     JsonNode session = http.get("/v1/sessions/sess-a", KEY_A).json();
-    assertThat(ids(session)).containsExactly("req-a2", "req-a1");
+    assertThat(ids(session)).containsExactly("req-a1", "req-a2"); // by updatedAt: req-a1 had the later event
 
     assertThat(http.get("/v1/requests?state=SLEEPING", KEY_A).status()).isEqualTo(400);
     assertThat(http.get("/v1/requests?limit=zero", KEY_A).status()).isEqualTo(400);

@@ -68,17 +68,22 @@ class StatusServerKafkaTest {
     Topics topics = Topics.withPrefix(TestKafka.uniqueName("t"));
     StatusSettings settings = StatusSettings.defaults().withPort(0).withApiKeys(Map.of(KEY, "default"));
 
-    // subscribes before the topics exist (the worker creates them)
-    StatusServer server = StatusServer.start(testKit.system(), settings, bootstrap, topics).toCompletableFuture().get(30, TimeUnit.SECONDS);
+    // starts before the topics exist (the worker creates them): alive, not ready, saying why
+    StatusServer server = StatusServer.start(testKit.system(), TestStore.inTempDir(settings), bootstrap, topics)
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
     Http http = new Http(server.baseUrl());
     assertThat(http.get("/healthz", null).status()).isEqualTo(200);
-    await().atMost(Duration.ofSeconds(15)).until(() -> http.get("/readyz", null).status() == 200);
+    Http.Answer notReady = http.get("/readyz", null);
+    assertThat(notReady.status()).isEqualTo(503);
+    assertThat(notReady.json().get("status").asText()).isEqualTo("waiting for the events topic");
+    assertThat(http.get("/v1/requests/r1", KEY).status()).isEqualTo(503);
 
     createTopics(topics);
-    send(topics.events(), "r1", Json.bytes(event("r1", "s1", "default", 1, RequestState.QUEUED)));
-    send(topics.events(), "r1", "{not json".getBytes(StandardCharsets.UTF_8)); // skipped, never kills the stream
-    send(topics.events(), "r1", Json.bytes(event("r1", "s1", "default", 2, RequestState.RUNNING)));
-    send(topics.events(), "r1", Json.bytes(event("r1", "s1", "default", 1, RequestState.QUEUED))); // duplicate
+    await().atMost(Duration.ofSeconds(60)).until(() -> http.get("/readyz", null).status() == 200);
+    send(topics.events(), "default/r1", Json.bytes(event("r1", "s1", "default", 1, RequestState.QUEUED)));
+    send(topics.events(), "default/r1", "{not json".getBytes(StandardCharsets.UTF_8)); // skipped, never kills the stream
+    send(topics.events(), "default/r1", Json.bytes(event("r1", "s1", "default", 2, RequestState.RUNNING)));
+    send(topics.events(), "default/r1", Json.bytes(event("r1", "s1", "default", 1, RequestState.QUEUED))); // duplicate
 
     await().atMost(Duration.ofSeconds(30)).until(() -> http.get("/v1/requests/r1", KEY).status() == 200);
     JsonNode status = http.get("/v1/requests/r1", KEY).json();
@@ -91,11 +96,11 @@ class StatusServerKafkaTest {
     CompletableFuture<Void> streamEnded = follow(http, "/v1/requests/r1/events", null, lines);
     List<String> resumedLines = new CopyOnWriteArrayList<>();
     CompletableFuture<Void> resumedEnded = follow(http, "/v1/requests/r1/events", "2", resumedLines);
-    await().atMost(Duration.ofSeconds(10)).until(() -> lines.contains("id:2") && server.view().followers() == 2);
+    await().atMost(Duration.ofSeconds(10)).until(() -> lines.contains("id:2") && server.queries().liveFollowers() == 2);
     assertThat(streamEnded).isNotDone();
 
-    send(topics.events(), "r1", Json.bytes(event("r1", "s1", "default", 3, RequestState.RUNNING)));
-    send(topics.events(), "r1", Json.bytes(event("r1", "s1", "default", 4, RequestState.COMPLETED)));
+    send(topics.events(), "default/r1", Json.bytes(event("r1", "s1", "default", 3, RequestState.RUNNING)));
+    send(topics.events(), "default/r1", Json.bytes(event("r1", "s1", "default", 4, RequestState.COMPLETED)));
     streamEnded.get(20, TimeUnit.SECONDS);
     resumedEnded.get(20, TimeUnit.SECONDS);
     assertThat(ids(lines)).containsExactly("1", "2", "3", "4");
@@ -116,12 +121,15 @@ class StatusServerKafkaTest {
 
     String metrics = http.get("/metrics", null).body();
     assertThat(metrics).contains("reelay_status_events_consumed_total").contains("reason=\"unreadable\"")
-        .contains("reelay_status_requests{state=\"COMPLETED\"} 1.0");
+        .contains("reason=\"duplicate\"").contains("reelay_status_store_requests ").contains("reelay_status_ready 1.0");
 
-    // a second instance rebuilds the whole view from the topic before it calls itself ready
-    StatusServer second = StatusServer.start(testKit.system(), settings, bootstrap, topics).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    await().atMost(Duration.ofSeconds(30)).until(second::isReady);
-    assertThat(second.view().status("default", "r1")).hasValueSatisfying(s -> assertThat(s.latest().seq()).isEqualTo(4));
+    // a second instance joins the application: restored from the changelog, it answers for r1 wherever r1 now lives
+    StatusServer second = StatusServer.start(testKit.system(), TestStore.inTempDir(settings), bootstrap, topics)
+        .toCompletableFuture().get(30, TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(60)).until(second::isReady);
+    Http viaSecond = new Http(second.baseUrl());
+    await().atMost(Duration.ofSeconds(60)).until(() -> viaSecond.get("/v1/requests/r1", KEY).status() == 200);
+    assertThat(viaSecond.get("/v1/requests/r1", KEY).json().get("seq").asLong()).isEqualTo(4);
 
     second.stop().toCompletableFuture().get(20, TimeUnit.SECONDS);
     server.stop().toCompletableFuture().get(20, TimeUnit.SECONDS);

@@ -36,9 +36,13 @@ class StatusSettingsTest {
     assertThat(s.host()).isEqualTo("127.0.0.1");
     assertThat(s.apiKeys()).containsExactly(Map.entry("k", "t"));
     assertThat(s.sseKeepAlive()).isEqualTo(Duration.ofSeconds(10));
-    assertThat(s.consumerProperties()).containsEntry("group.protocol", "consumer").containsEntry("auto.offset.reset", "earliest");
     assertThat(s.producerProperties()).containsEntry("linger.ms", "5");
-    assertThat(s.maxRequests()).isPositive();
+    // the stores keep a request as long as the events topic keeps its events, with one standby copy
+    assertThat(s.store().retention()).isEqualTo(Duration.ofDays(7));
+    assertThat(s.store().standbyReplicas()).isEqualTo(1);
+    assertThat(s.store().stateDir()).isEqualTo(java.nio.file.Path.of("var/status"));
+    assertThat(s.store().streamsProperties()).containsEntry("auto.offset.reset", "earliest");
+    assertThat(s.store().toString()).contains("peerKey=(random)");
     assertThat(s.mediaLinks().key()).isNull(); // a random key per process
     assertThat(s.mediaLinks().ttl()).isEqualTo(Duration.ofHours(1));
     assertThat(s.mediaLinks().upstreamTimeout()).isLessThan(s.requestTimeout());
@@ -53,7 +57,7 @@ class StatusSettingsTest {
     assertThat(s.toString()).doesNotContain(key).contains("key=set");
     // the same key signs the same links in two instances (a fleet); random keys do not
     java.time.Instant now = java.time.Instant.now();
-    StatusView view = new StatusView(1, 1, 1);
+    StatusQueries view = null; // a link is made without looking anything up
     assertThat(new MediaLinks(s.mediaLinks(), view).link("t", "r", now))
         .isEqualTo(new MediaLinks(s.mediaLinks(), view).link("t", "r", now));
     MediaLinks.Settings random = StatusSettings.defaults().mediaLinks();

@@ -57,7 +57,7 @@ class SubmitKafkaTest {
   static void start() throws Exception {
     topics = Topics.withPrefix(TestKafka.uniqueName("submit"));
     createTopics(topics);
-    baseUrl = start(StatusSettings.defaults(), topics).baseUrl();
+    baseUrl = ready(start(StatusSettings.defaults(), topics)).baseUrl();
     http = new Http(baseUrl);
   }
 
@@ -124,10 +124,19 @@ class SubmitKafkaTest {
     assertThat(firstEvent(http, KEY_A, id).get("state").asText()).isEqualTo("SUBMITTED");
     assertThat(http.get("/v1/requests/" + id, KEY_B).status()).as("another tenant").isEqualTo(404);
 
-    // another instance learns it from the events topic
-    Http other = new Http(start(StatusSettings.defaults(), topics).baseUrl());
+    // another instance of the deployment answers it too, from the stores (once its join's rebalance settled)
+    Http other = new Http(ready(start(StatusSettings.defaults(), topics)).baseUrl());
     await().atMost(Duration.ofSeconds(30)).until(() -> other.get("/v1/requests/" + id, KEY_A).status() == 200);
+    await().atMost(Duration.ofSeconds(30)).until(() -> eventsAnswer(other, KEY_A, id) == 200);
     assertThat(firstEvent(other, KEY_A, id).get("seq").asLong()).isZero();
+  }
+
+  /** The status code of {@code id}'s live stream (closed at once). */
+  private static int eventsAnswer(Http h, String key, String id) throws Exception {
+    HttpResponse<java.util.stream.Stream<String>> r =
+        Http.CLIENT.send(h.builder("/v1/requests/" + id + "/events", key).GET().build(), HttpResponse.BodyHandlers.ofLines());
+    r.body().close();
+    return r.statusCode();
   }
 
   /** The first event of {@code id}'s live stream (which stays open: the request is not finished). */
@@ -261,9 +270,15 @@ class SubmitKafkaTest {
   }
 
   private static StatusServer start(StatusSettings settings, Topics t) throws Exception {
-    StatusServer s = StatusServer.start(testKit.system(), settings.withPort(0).withApiKeys(Map.of(KEY_A, "tenant-a", KEY_B, "tenant-b")),
+    StatusServer s = StatusServer.start(testKit.system(), TestStore.inTempDir(settings).withPort(0).withApiKeys(Map.of(KEY_A, "tenant-a", KEY_B, "tenant-b")),
         TestKafka.bootstrapServers(), t).toCompletableFuture().get(30, TimeUnit.SECONDS);
     servers.add(s);
+    return s;
+  }
+
+  /** {@code s} once its stores run (what a load balancer waits for, by /readyz). */
+  private static StatusServer ready(StatusServer s) {
+    await().atMost(Duration.ofSeconds(60)).until(s::isReady);
     return s;
   }
 

@@ -34,7 +34,8 @@ class TenantLimitsTest {
   static final String KEY_C = "key-c";
 
   static final ActorTestKit testKit = ActorTestKit.create();
-  static final StatusView view = new StatusView(100, 1000, 64);
+  static final TestStore store = new TestStore();
+  static final StatusQueries view = store.queries();
   static final RecordingPublisher publisher = new RecordingPublisher();
   static final List<Request> published = publisher.published;
   static final PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -54,7 +55,7 @@ class TenantLimitsTest {
     http = new Http("http://127.0.0.1:" + binding.localAddress().getPort());
     for (String tenant : List.of("a", "b", "c")) {
       for (int i = 0; i < 3; i++) {
-        view.apply(event("live-" + i, "s", tenant, 1, RequestState.RUNNING), Instant.now()); // streams stay open
+        store.apply(event("live-" + i, "s", tenant, 1, RequestState.RUNNING), Instant.now()); // streams stay open
       }
     }
   }
