@@ -68,7 +68,10 @@ class StatusClusterTest {
     Topics topics = Topics.withPrefix(TestKafka.uniqueName("cluster"));
     createTopics(topics, 6);
     String peerKey = PeerRoutes.processKey() + "-cluster"; // a's process has another: both are told this one
-    StatusSettings settings = StatusSettings.defaults().withPort(0).withApiKeys(Map.of(KEY_1, "t1", KEY_2, "t2"));
+    // heartbeats every half second on b, to see them on a stream b relays
+    StatusSettings settings = StatusSettings.from(com.typesafe.config.ConfigFactory.parseString("sse-keep-alive = 500ms")
+            .withFallback(com.typesafe.config.ConfigFactory.load().getConfig("reelay.status")))
+        .withPort(0).withApiKeys(Map.of(KEY_1, "t1", KEY_2, "t2"));
     settings = TestStore.inTempDir(settings);
     settings = settings.withStore(settings.store().withPeerKey(peerKey));
     ActorTestKit kitB = ActorTestKit.create("status-b");
@@ -117,6 +120,10 @@ class StatusClusterTest {
       List<String> lines = new CopyOnWriteArrayList<>();
       CompletableFuture<Void> ended = follow(viaB, "/v1/requests/" + live + "/events", "1", lines);
       await().atMost(Duration.ofSeconds(10)).until(() -> lines.contains("id:2"));
+      // idle: b's heartbeats keep the relayed stream alive
+      await("heartbeats").atMost(Duration.ofSeconds(10)).until(() -> lines.size() >= lines.indexOf("id:2") + 8);
+      assertThat(lines.subList(lines.indexOf("id:2") + 2, lines.size()))
+          .allMatch(l -> l.isEmpty() || l.equals("data:") || l.equals("data: ") || l.startsWith(":"));
       send(event(live, "s0", "t1", 3, RequestState.RUNNING));
       send(event(live, "s0", "t1", 4, RequestState.COMPLETED));
       ended.get(20, TimeUnit.SECONDS);
