@@ -173,6 +173,7 @@ public final class Fleet implements AutoCloseable {
   public String kafka() throws Exception {
     int port = freePort();
     deleteTree(dir.resolve("kafka-data")); // a fresh broker every run: no topics of earlier runs to load
+    deleteTree(dir.resolve("status-state")); // nor stores folded from an earlier run's broker
     Part p = start("kafka", "io.reelay.kafka.EmbeddedKafka", "512m", null,
         List.of(Integer.toString(port), dir.resolve("kafka-data").toString(), Integer.toString(freePort())), "127.0.0.1:" + port);
     String bootstrap = p.url();
@@ -226,11 +227,27 @@ public final class Fleet implements AutoCloseable {
     return p;
   }
 
-  /** The status service in its own JVM; {@code config}: HOCON lines under {@code reelay.status { … }}. */
+  /**
+   * The status service in its own JVM; {@code config}: HOCON lines under {@code reelay.status { … }}.
+   * Its stores go to {@code <fleet dir>/status-state} unless {@code config} sets {@code state-dir}
+   * (never the default {@code var/status} of the working directory, which a status service run by
+   * hand may hold). Waits up to 120 s for {@code /readyz} (the stores restored).
+   */
   public Part status(Kafka kafka, String apiKey, String config, String heap) throws Exception {
+    return status("status", kafka, apiKey, config, heap, Duration.ofSeconds(120));
+  }
+
+  /**
+   * As {@link #status(Kafka, String, String, String)}, as part {@code name} (its log and config file),
+   * waiting up to {@code readyWithin} for {@code /readyz}: restoring large stores from their
+   * changelogs takes a while.
+   */
+  public Part status(String name, Kafka kafka, String apiKey, String config, String heap, Duration readyWithin) throws Exception {
     String bootstrap = kafka.bootstrap();
     String prefix = kafka.prefix();
     int port = freePort();
+    String store = config.contains("state-dir") ? ""
+        : "store { state-dir = " + quoted(dir.resolve("status-state").toAbsolutePath().toString()) + " }";
     String conf = """
         reelay.kafka.bootstrap-servers = "%s"
         reelay.topics.prefix = "%s"
@@ -238,12 +255,18 @@ public final class Fleet implements AutoCloseable {
         port = %d
         api-keys = "%s=default"
         %s
+        %s
         }
         reelay.webhooks.enabled = false
-        """.formatted(bootstrap, prefix, port, apiKey, config);
-    Part p = start("status", "io.reelay.status.StatusServer", heap, conf, List.of(), "http://127.0.0.1:" + port);
-    await(p, Duration.ofSeconds(120), () -> ok(p.url() + "/readyz"));
+        """.formatted(bootstrap, prefix, port, apiKey, store, config);
+    Part p = start(name, "io.reelay.status.StatusServer", heap, conf, List.of(), "http://127.0.0.1:" + port);
+    await(p, readyWithin, () -> ok(p.url() + "/readyz"));
     return p;
+  }
+
+  /** {@code s} as a HOCON (JSON) string. */
+  static String quoted(String s) {
+    return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
   }
 
   private Part start(String name, String mainClass, String heap, String config, List<String> args, String url) throws IOException {
@@ -277,7 +300,7 @@ public final class Fleet implements AutoCloseable {
     }
   }
 
-  private static void deleteTree(Path root) throws IOException {
+  static void deleteTree(Path root) throws IOException {
     if (!Files.exists(root)) {
       return;
     }

@@ -28,7 +28,8 @@ public final class LoadtestCommand implements Callable<Integer> {
   /** Every scenario, by name. */
   public static final Map<String, Scenario> SCENARIOS = scenarios(
       new ThroughputScenario(), new OverheadScenario(), new StatusScenario(), new FailoverScenario(), new CapacityScenario(),
-      new RenderDetectScenario(), new ScaleOutScenario(), new ChaosScenario(), new MemoryScenario());
+      new RenderDetectScenario(), new ScaleOutScenario(), new ChaosScenario(), new MemoryScenario(),
+      new StoreScenario());
 
   private static Map<String, Scenario> scenarios(Scenario... all) {
     Map<String, Scenario> m = new LinkedHashMap<>();

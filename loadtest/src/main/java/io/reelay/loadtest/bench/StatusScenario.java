@@ -27,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntFunction;
 import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -159,22 +160,41 @@ public final class StatusScenario implements Scenario {
   }
 
   private static HttpRequest get(String url, String id) {
-    return HttpRequest.newBuilder(URI.create(url + "/v1/requests/" + id)).header("Authorization", "Bearer " + KEY)
+    return get(url, KEY, id);
+  }
+
+  /** {@code GET /v1/requests/{id}} with {@code apiKey} as the Bearer key. */
+  static HttpRequest get(String url, String apiKey, String id) {
+    return HttpRequest.newBuilder(URI.create(url + "/v1/requests/" + id)).header("Authorization", "Bearer " + apiKey)
         .timeout(Duration.ofSeconds(10)).build();
   }
 
-  /** What a GET run gave: the latencies, the answers, and the rate they came back at (from the first due to the last answer). */
-  private record Result(Histogram latency, int ok, int failed, double answeredPerSecond) {}
+  /**
+   * What a GET run gave: the latencies (of the 200s), the answers — {@code failed} every other answer
+   * or error, {@code notFound} the 404s among them — and the rate they came back at (from the first
+   * due to the last answer).
+   */
+  record Result(Histogram latency, int ok, int failed, int notFound, double answeredPerSecond) {}
 
   /** Connections the client keeps to the status service (keep-alive); a request due while all are busy waits for one. */
-  private static final int CONNECTIONS = 64;
+  static final int CONNECTIONS = 64;
 
   private static Result drive(HttpClient http, String url, List<String> ids, double rate, int seconds, Series p99) throws Exception {
+    return drive(http, i -> get(url, ids.get(i % ids.size())), rate, seconds, p99);
+  }
+
+  /**
+   * Sends {@code request.apply(i)} for i = 0, 1, … at {@code rate} per second for {@code seconds}, open
+   * loop on at most {@link #CONNECTIONS} at once: each latency is counted from when its GET was due,
+   * so a server that falls behind shows as latency. {@code p99} gets each second's p99 (ms).
+   */
+  static Result drive(HttpClient http, IntFunction<HttpRequest> request, double rate, int seconds, Series p99) throws Exception {
     long highest = TimeUnit.MINUTES.toMicros(10);
     Histogram all = new Histogram(highest, 3); // microseconds
     Recorder window = new Recorder(highest, 3);
     AtomicInteger ok = new AtomicInteger();
     AtomicInteger failed = new AtomicInteger();
+    AtomicInteger notFound = new AtomicInteger();
     Semaphore connections = new Semaphore(CONNECTIONS);
     long interval = (long) (1e9 / rate);
     int total = (int) (rate * seconds);
@@ -188,7 +208,7 @@ public final class StatusScenario implements Scenario {
         LockSupport.parkNanos(wait);
       }
       connections.acquire(); // a late request still counts from when it was due: a slow server shows as latency
-      inFlight.add(http.sendAsync(get(url, ids.get(i % ids.size())), HttpResponse.BodyHandlers.discarding())
+      inFlight.add(http.sendAsync(request.apply(i), HttpResponse.BodyHandlers.discarding())
           .handle((r, err) -> {
             connections.release();
             long us = Math.max(1, (System.nanoTime() - due) / 1000);
@@ -197,6 +217,9 @@ public final class StatusScenario implements Scenario {
               window.recordValue(Math.min(us, highest));
             } else {
               failed.incrementAndGet();
+              if (err == null && r.statusCode() == 404) {
+                notFound.incrementAndGet();
+              }
             }
             return null;
           }));
@@ -216,7 +239,7 @@ public final class StatusScenario implements Scenario {
     for (var v : all.recordedValues()) {
       ms.recordValueWithCount(Math.max(1, (v.getValueIteratedTo() + 999) / 1000), v.getCountAtValueIteratedTo());
     }
-    return new Result(ms, ok.get(), failed.get(), ok.get() / ((System.nanoTime() - t0) / 1e9));
+    return new Result(ms, ok.get(), failed.get(), notFound.get(), ok.get() / ((System.nanoTime() - t0) / 1e9));
   }
 
   private record Held(int opened, int open, int beating) {}

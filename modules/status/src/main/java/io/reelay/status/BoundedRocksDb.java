@@ -14,13 +14,20 @@ import org.rocksdb.WriteBufferManager;
  * partitions it holds: one block cache shared by every store (index and filter blocks in it too)
  * and memtables counted against it, as the Kafka Streams memory-management guide sets out. Without
  * it each store of each partition takes its own 50 MB cache and 48 MB of memtables. LZ4-compressed.
+ *
+ * <p>Half the budget is for memtables. Each store (two per partition) needs room for its 4 MiB
+ * write buffer in that half: below it the shared write buffer manager flushes some memtable on
+ * nearly every write (thousands of tiny files, compaction taking the cores, the stream thread
+ * stalled; the {@code status-store} load test found it at 64 MiB for 24 stores). The default,
+ * 256 MiB, fits 12 partitions with room to spare; give more when an instance holds more.
  */
 public final class BoundedRocksDb implements RocksDBConfigSetter {
 
   /** The streams property giving the budget in bytes (block cache plus memtables). */
   static final String MEMORY = "reelay.rocksdb.memory.bytes";
 
-  private static final long DEFAULT_MEMORY = 64L << 20;
+  private static final long DEFAULT_MEMORY = 256L << 20;
+  private static final long WRITE_BUFFER = 4L << 20;
   private static Cache cache;
   private static WriteBufferManager writeBuffers;
 
@@ -31,9 +38,9 @@ public final class BoundedRocksDb implements RocksDBConfigSetter {
       if (cache == null) {
         Object m = configs.get(MEMORY);
         long memory = m == null ? DEFAULT_MEMORY : Long.parseLong(m.toString());
-        // a quarter of the budget for memtables, charged to the cache; index/filter blocks get priority
+        // half the budget for memtables, charged to the cache; index/filter blocks get priority
         cache = new LRUCache(memory, -1, false, 0.1);
-        writeBuffers = new WriteBufferManager(memory / 4, cache);
+        writeBuffers = new WriteBufferManager(memory / 2, cache);
       }
       table.setBlockCache(cache);
       options.setWriteBufferManager(writeBuffers);
@@ -42,7 +49,9 @@ public final class BoundedRocksDb implements RocksDBConfigSetter {
     table.setCacheIndexAndFilterBlocksWithHighPriority(true);
     table.setPinTopLevelIndexAndFilter(true);
     options.setMaxWriteBufferNumber(2);
-    options.setWriteBufferSize(4L << 20);
+    options.setWriteBufferSize(WRITE_BUFFER);
+    // the first arena block of each memtable counts against the manager at once: keep it small
+    options.setArenaBlockSize(WRITE_BUFFER / 16);
     options.setCompressionType(CompressionType.LZ4_COMPRESSION);
     options.setTableFormatConfig(table);
   }
