@@ -85,7 +85,9 @@ class StatusServerKafkaTest {
     send(topics.events(), "default/r1", Json.bytes(event("r1", "s1", "default", 2, RequestState.RUNNING)));
     send(topics.events(), "default/r1", Json.bytes(event("r1", "s1", "default", 1, RequestState.QUEUED))); // duplicate
 
-    await().atMost(Duration.ofSeconds(30)).until(() -> http.get("/v1/requests/r1", KEY).status() == 200);
+    // the events are folded one by one: wait for the last of the four (the duplicate, counted and ignored)
+    await().atMost(Duration.ofSeconds(30)).until(() -> http.get("/v1/requests/r1", KEY).status() == 200
+        && http.get("/metrics", null).body().contains("reelay_status_events_ignored_total{reason=\"duplicate\"} 1.0"));
     JsonNode status = http.get("/v1/requests/r1", KEY).json();
     assertThat(status.get("state").asText()).isEqualTo("RUNNING");
     assertThat(status.get("seq").asLong()).isEqualTo(2);
