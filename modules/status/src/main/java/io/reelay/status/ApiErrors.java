@@ -14,6 +14,7 @@ import org.apache.pekko.http.javadsl.model.HttpEntity;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RetryAfter;
 import org.apache.pekko.http.javadsl.server.AllDirectives;
 import org.apache.pekko.http.javadsl.server.ExceptionHandler;
 import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
@@ -39,12 +40,26 @@ final class ApiErrors {
   static class ApiException extends RuntimeException {
     final StatusCode status;
     final String code;
+    final long retryAfterSeconds; // 0: no Retry-After
 
     ApiException(StatusCode status, String code, String message) {
+      this(status, code, message, 0);
+    }
+
+    ApiException(StatusCode status, String code, String message, long retryAfterSeconds) {
       super(message, null, false, false);
       this.status = status;
       this.code = code;
+      this.retryAfterSeconds = retryAfterSeconds;
     }
+  }
+
+  /** What a 503 that passes in a moment (a store moving, an instance down) tells the client to wait. */
+  static final long UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
+  /** A 503 the client should retry after {@link #UNAVAILABLE_RETRY_AFTER_SECONDS} (it says so in Retry-After). */
+  static ApiException unavailable(String message) {
+    return new ApiException(StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE", message, UNAVAILABLE_RETRY_AFTER_SECONDS);
   }
 
   static ApiException badRequest(String message) {
@@ -130,7 +145,8 @@ final class ApiErrors {
   static HttpResponse forException(Throwable e) {
     Throwable t = unwrap(e);
     if (t instanceof ApiException api) {
-      return response(api.status, api.code, api.getMessage());
+      HttpResponse r = response(api.status, api.code, api.getMessage());
+      return api.retryAfterSeconds > 0 ? r.addHeader(RetryAfter.create(api.retryAfterSeconds)) : r;
     }
     if (t instanceof EntityStreamSizeException big) {
       return tooLarge(big);

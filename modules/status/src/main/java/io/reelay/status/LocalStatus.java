@@ -13,7 +13,6 @@ import org.apache.kafka.streams.errors.InvalidStateStoreException;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.apache.pekko.NotUsed;
-import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
@@ -169,7 +168,7 @@ final class LocalStatus implements StatusQueries {
   }
 
   static ApiErrors.ApiException moving() {
-    return new ApiErrors.ApiException(StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE",
+    return ApiErrors.unavailable(
         "the status of this request is moving between status instances (a rebalance); retry in a few seconds");
   }
 

@@ -46,7 +46,7 @@ final class PeerClient {
   static final class Unreachable extends ApiErrors.ApiException {
     Unreachable() {
       super(StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE",
-          "the status instance holding this request did not answer; retry in a few seconds");
+          "the status instance holding this request did not answer; retry in a few seconds", ApiErrors.UNAVAILABLE_RETRY_AFTER_SECONDS);
     }
   }
 
@@ -174,7 +174,7 @@ final class PeerClient {
 
   private static ApiErrors.ApiException unavailable(HostInfo host, String what) {
     log.warn("status instance {}:{} {}", host.host(), host.port(), what);
-    return new ApiErrors.ApiException(StatusCodes.SERVICE_UNAVAILABLE, "UNAVAILABLE",
+    return ApiErrors.unavailable(
         "another status instance, which holds part of this answer, did not answer it; retry in a few seconds");
   }
 

@@ -256,6 +256,39 @@ class StatusStoreTest {
   }
 
   @Test
+  void aStoreThatIsMovingAnswers503WithRetryAfterNeverAnError() {
+    LocalStatus.Stores moving = new LocalStatus.Stores() {
+      @Override
+      public org.apache.kafka.streams.state.ReadOnlyKeyValueStore<String, byte[]> requests(int partition) {
+        throw new org.apache.kafka.streams.errors.InvalidStateStoreException("rebalancing");
+      }
+
+      @Override
+      public org.apache.kafka.streams.state.ReadOnlyKeyValueStore<String, String> listing(int partition) {
+        throw new org.apache.kafka.streams.errors.InvalidStateStoreException("rebalancing");
+      }
+
+      @Override
+      public List<Integer> partitions() {
+        return List.of(0);
+      }
+
+      @Override
+      public int partitionOf(String requestKey) {
+        return 0;
+      }
+    };
+    LocalStatus local = new LocalStatus(moving, new LiveEvents(4), 10);
+    for (CompletionStage<?> answer : List.of(local.status("t", "r"), local.list("t", null, null, null, 10),
+        local.follow("t", "r", 0, false))) {
+      Throwable failure = answer.toCompletableFuture().handle((v, t) -> t).join();
+      org.apache.pekko.http.javadsl.model.HttpResponse r = ApiErrors.forException(failure);
+      assertThat(r.status().intValue()).isEqualTo(503);
+      assertThat(r.getHeader("Retry-After")).hasValueSatisfying(h -> assertThat(h.value()).isEqualTo("2"));
+    }
+  }
+
+  @Test
   void mergedPagesKeepOrderDropRepeatsAndStopWhereAPartStopped() {
     RequestStatus a = new RequestStatus(event("a", "s", "t", 1, RequestState.QUEUED), Instant.EPOCH, 1);
     RequestStatus b = new RequestStatus(event("b", "s", "t", 1, RequestState.QUEUED), Instant.EPOCH, 1);
