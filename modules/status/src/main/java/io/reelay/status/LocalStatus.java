@@ -67,11 +67,11 @@ final class LocalStatus implements StatusQueries {
 
   Optional<Source<Event, NotUsed>> followNow(String tenant, String requestId, long afterSeq, boolean waitForFirst) {
     String key = Listing.requestKey(tenant, requestId);
-    if (!waitForFirst && stored(key) == null) {
+    int partition = stores.partitionOf(key);
+    if (!waitForFirst && stored(key, partition) == null) {
       return Optional.empty();
     }
-    int partition = stores.partitionOf(key);
-    return Optional.of(live.follow(key, partition, afterSeq, () -> storedOrNull(key), waitForFirst, maxHistory));
+    return Optional.of(live.follow(key, partition, afterSeq, () -> storedOrNull(key, partition), waitForFirst, maxHistory));
   }
 
   @Override
@@ -146,14 +146,17 @@ final class LocalStatus implements StatusQueries {
 
   /** The stored request of a key (null: none), or a 503 while the store is not available. */
   StoredRequest stored(String key) {
-    int partition = stores.partitionOf(key);
+    return stored(key, stores.partitionOf(key));
+  }
+
+  private StoredRequest stored(String key, int partition) {
     byte[] bytes = store(() -> stores.requests(partition)).get(key);
     return bytes == null ? null : StoredRequest.fromBytes(bytes);
   }
 
-  private StoredRequest storedOrNull(String key) {
+  private StoredRequest storedOrNull(String key, int partition) {
     try {
-      return stored(key);
+      return stored(key, partition);
     } catch (RuntimeException e) {
       return null;
     }

@@ -98,10 +98,9 @@ final class StatusStreams implements LocalStatus.Stores {
     p.put(StreamsConfig.APPLICATION_SERVER_CONFIG, at.host() + ":" + at.port());
     String applicationId = p.getProperty(StreamsConfig.APPLICATION_ID_CONFIG);
     KafkaStreams streams = new KafkaStreams(topology, p);
-    StatusStreams s = this;
     streams.setStateListener(
         (now, before) -> {
-          if (now == KafkaStreams.State.RUNNING && s.everRunning.compareAndSet(false, true)) {
+          if (now == KafkaStreams.State.RUNNING && everRunning.compareAndSet(false, true)) {
             log.info("status stores of {} are ready (application {}, this instance at {}:{})", topic, applicationId, at.host(), at.port());
           }
           if (now == KafkaStreams.State.ERROR) {
